@@ -1,0 +1,23 @@
+//! Schema migrations for the integrity-exchange node (sea-orm-migration).
+//!
+//! Never edit a migration that has been released: add a new one. Breaking changes are split into
+//! expand and contract steps across releases. `integrity-node migrate` runs these before a release
+//! serves traffic; only embedded SQLite auto-migrates at start.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_records;
+mod m20261122_000002_create_audit_log;
+
+/// All migrations of the node, in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_records::Migration),
+            Box::new(m20261122_000002_create_audit_log::Migration),
+        ]
+    }
+}

@@ -1,0 +1,149 @@
+//! HTTP API v1: the only module that imports axum and utoipa (besides `error` and `app`).
+//!
+//! The router is built with utoipa-axum's `OpenApiRouter`, so the route table *is* the spec:
+//! an operation cannot be served without being documented, and `tests/it/openapi.rs` fails when
+//! `openapi/openapi.json` drifts from it.
+
+pub mod extract;
+pub mod health;
+pub mod records;
+pub mod subjects;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ApiError, PROBLEM_JSON};
+use crate::state::AppState;
+
+/// Name of the bearer-token security scheme in the spec.
+pub const BEARER: &str = "bearer";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "integrity-exchange node API",
+        description = "Government-integrity and public-credit records (政务诚信 / 公共信用信息) of one \
+node of the federated exchange: submit, correct and revoke records; read them with the visibility \
+each caller is entitled to.\n\nErrors are RFC 9457 `application/problem+json` with a stable `code` \
+and messages in English (`detail`) and Simplified Chinese (`detail_zh`).\n\nAuthentication: \
+`Authorization: Bearer <JWT>` (EdDSA). Without a token a caller sees the public view only.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "records", description = "Integrity records (信用记录): submit, correct, revoke, read"),
+        (name = "subjects", description = "Subjects (主体): profile and records of one USCC or citizen ID"),
+        (name = "operations", description = "Health and readiness")
+    )
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "EdDSA-signed JWT with claims sub, role (provider | supervisor | admin), dept (provider's department USCC), region, iss, aud, exp. Mint one for local use with `integrity-node token`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(records::create_record))
+        .routes(routes!(records::create_records_batch))
+        .routes(routes!(records::get_record))
+        .routes(routes!(records::correct_record))
+        .routes(routes!(records::revoke_record))
+        .routes(routes!(subjects::get_subject))
+        .routes(routes!(subjects::list_subject_records))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
+
+/// The OpenAPI document of this build.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The complete router with every layer.
+pub fn router(state: AppState) -> Router {
+    let (api, spec) = api_router().split_for_parts();
+    let settings = &state.settings.http;
+    let timeout = Duration::from_secs(settings.request_timeout_secs);
+    let body_limit = settings.body_limit_bytes;
+    api.route("/metrics", axum::routing::get(health::metrics))
+        .merge(
+            SwaggerUi::new("/docs")
+                .url("/openapi.json", spec)
+                .config(utoipa_swagger_ui::Config::default().validator_url("none")),
+        )
+        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED)
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(crate::telemetry::track_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(SetSensitiveRequestHeadersLayer::new(
+                    crate::app::sensitive_headers(),
+                ))
+                .layer(TraceLayer::new_for_http().make_span_with(crate::telemetry::request_span))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::internal("handler panicked").into_response()
+                }))
+                .layer(middleware::map_response(problem_for_bare_errors))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    timeout,
+                )),
+        )
+        .with_state(state)
+}
+
+/// Turns error responses produced outside handlers (timeouts, body limits, unknown routes) into
+/// problem+json, so every 4xx/5xx has the same envelope.
+async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let mut problem = ApiError::from_status(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            problem.retry_after_secs = Some(1);
+        }
+        return problem.into_response();
+    }
+    response
+}

@@ -1,0 +1,292 @@
+//! `Application`: builds a node from `Settings` (store, keys, router, listener) and serves it
+//! over HTTP/1.1 and HTTP/2, with TLS when configured, until told to stop.
+//!
+//! The accept loop is written here on tokio-rustls + hyper-util rather than taken from
+//! axum-server because the node needs the peer address (and, for federation, the peer
+//! certificate) in each request's extensions, and a dozen lines do that without another
+//! dependency.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderName, Request, header};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::auth::{KeySource, TokenKeys};
+use crate::config::Settings;
+use crate::domain::clock::Clock;
+use crate::state::AppState;
+use crate::store::{ConnectSettings, Store};
+
+/// How long a TLS handshake may take before the connection is dropped.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests get to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// Installs ring as the process-wide rustls provider (several crates in the tree could enable
+/// another one; two providers and none chosen panics at the first handshake).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A built node, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    state: AppState,
+    base_url: String,
+}
+
+/// Opens the store described by `settings`: connects, and migrates embedded SQLite when
+/// `database.auto_migrate` is set. Refuses to run against a database with pending migrations.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.is_sqlite() {
+        std::fs::create_dir_all(&settings.node.data_dir).with_context(|| {
+            format!(
+                "node.data_dir: cannot create {}",
+                settings.node.data_dir.display()
+            )
+        })?;
+    }
+    let store = Store::connect(&ConnectSettings {
+        url: settings.database_url(),
+        max_connections: settings.database.max_connections,
+        acquire_timeout: Duration::from_secs(settings.database.acquire_timeout_secs),
+    })
+    .await
+    .context("database.url: cannot connect to the database")?;
+    if settings.is_sqlite() && settings.database.auto_migrate {
+        store.migrate().await.context("migrating the database")?;
+    } else {
+        let pending = store.pending_migrations().await?;
+        anyhow::ensure!(
+            pending == 0,
+            "the database has {pending} pending migration(s); run `integrity-node migrate` first"
+        );
+        store.load_audit_head().await?;
+    }
+    Ok(store)
+}
+
+fn tls_acceptor(cert_path: &Path, key_path: &Path) -> anyhow::Result<TlsAcceptor> {
+    let certs = CertificateDer::pem_file_iter(cert_path)
+        .with_context(|| format!("tls.cert_path: cannot read {}", cert_path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("tls.cert_path: {} is not PEM", cert_path.display()))?;
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "tls.cert_path: {} holds no certificate",
+        cert_path.display()
+    );
+    let key = PrivateKeyDer::from_pem_file(key_path).with_context(|| {
+        format!(
+            "tls.key_path: cannot read a private key from {}",
+            key_path.display()
+        )
+    })?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("tls: certificate and key do not match")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+impl Application {
+    /// Builds a node: validates settings, opens the store, loads keys, binds the listener.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        install_crypto_provider();
+        let region = settings.validate()?;
+        let store = open_store(&settings).await?;
+        let tokens = TokenKeys::load(&settings.auth, &settings.node.data_dir)?;
+        if let KeySource::Development(path) = &tokens.source {
+            tracing::warn!(
+                key.path = %path.display(),
+                "verifying tokens with the development key; configure auth.jwt_public_keys for production"
+            );
+        }
+        let tls = match settings.tls_paths()? {
+            Some((cert, key)) => Some(tls_acceptor(&cert, &key)?),
+            None => None,
+        };
+        let listener = TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("http.listen: cannot bind {}", settings.http.listen))?;
+        let local = listener.local_addr()?;
+        let base_url = if settings.http.public_url.is_empty() {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let host = if tls.is_some() && local.ip().is_loopback() {
+                "localhost".to_owned()
+            } else {
+                local.ip().to_string()
+            };
+            format!("{scheme}://{host}:{}", local.port())
+        } else {
+            settings.http.public_url.trim_end_matches('/').to_owned()
+        };
+        let state = AppState {
+            settings: Arc::new(settings),
+            region,
+            store: Arc::new(store),
+            clock,
+            tokens: Arc::new(tokens),
+            metrics: crate::telemetry::metrics_handle(),
+        };
+        let router = crate::api::router(state.clone());
+        Ok(Application {
+            listener,
+            tls,
+            router,
+            state,
+            base_url,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.settings.http.listen)
+    }
+
+    /// Base URL clients should use.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The node's state (tests use its store and clock).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            tls,
+            router,
+            state,
+            ..
+        } = self;
+        let graceful = GracefulShutdown::new();
+        let builder = auto::Builder::new(TokioExecutor::new());
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and similar: back off instead of spinning.
+                        tracing::warn!(error = %error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = router
+                .clone()
+                .map_request(move |mut request: Request<Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                });
+            let service = TowerToHyperService::new(service);
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let result = match tls {
+                    Some(acceptor) => {
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(tls_stream)) => {
+                                let connection = builder.serve_connection_with_upgrades(
+                                    TokioIo::new(tls_stream),
+                                    service,
+                                );
+                                watcher.watch(connection.into_owned()).await
+                            }
+                            Ok(Err(error)) => {
+                                tracing::debug!(peer = %peer, error = %error, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                    None => {
+                        let connection =
+                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        watcher.watch(connection.into_owned()).await
+                    }
+                };
+                if let Err(error) = result {
+                    tracing::debug!(peer = %peer, error = %error, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over; dropping remaining connections");
+        }
+        if let Err(error) = state.store.close().await {
+            tracing::warn!(error = %error, "closing the database pool failed");
+        }
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+/// Headers whose values must never reach a log.
+pub fn sensitive_headers() -> [HeaderName; 3] {
+    [
+        header::AUTHORIZATION,
+        header::COOKIE,
+        HeaderName::from_static("x-api-key"),
+    ]
+}

@@ -1,0 +1,323 @@
+//! Settings: typed, layered (defaults -> file -> `INTEGRITY_*` env), validated once at start.
+//!
+//! Settings are passed into `Application::build`; nothing reads them globally. Secrets are
+//! `SecretString` and are printed only as `[redacted]`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::domain::region::RegionCode;
+
+/// The compiled-in defaults (`config/default.toml`).
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// All settings of a node.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// This node.
+    pub node: NodeSettings,
+    /// HTTP listener.
+    pub http: HttpSettings,
+    /// TLS for the listener.
+    pub tls: TlsSettings,
+    /// Database.
+    pub database: DatabaseSettings,
+    /// Bearer-token authentication.
+    pub auth: AuthSettings,
+    /// Logging.
+    pub log: LogSettings,
+    /// Prometheus endpoint.
+    pub metrics: MetricsSettings,
+}
+
+/// `[node]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSettings {
+    /// GB/T 2260 region code of this node.
+    #[serde(deserialize_with = "string_or_number")]
+    pub region: String,
+    /// Data directory (SQLite file, development key).
+    pub data_dir: PathBuf,
+}
+
+/// `[http]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Allow plain HTTP on a non-loopback address.
+    pub allow_insecure_http: bool,
+    /// Request body limit in bytes.
+    pub body_limit_bytes: usize,
+    /// Request timeout in seconds.
+    pub request_timeout_secs: u64,
+    /// Public base URL; empty = derived.
+    pub public_url: String,
+}
+
+/// `[tls]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// PEM certificate chain; empty = none.
+    pub cert_path: PathBuf,
+    /// PEM private key; empty = none.
+    pub key_path: PathBuf,
+}
+
+/// `[database]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// sea-orm URL; empty = embedded SQLite.
+    #[serde(serialize_with = "redact")]
+    pub url: SecretString,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Pool acquire timeout in seconds.
+    pub acquire_timeout_secs: u64,
+    /// Migrate embedded SQLite at start.
+    pub auto_migrate: bool,
+}
+
+/// `[auth]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Ed25519 public keys (PEM files) that verify tokens.
+    pub jwt_public_keys: Vec<PathBuf>,
+    /// Ed25519 private key (PEM file) used by `integrity-node token`.
+    pub jwt_signing_key: PathBuf,
+    /// Use a generated development key when no public keys are configured.
+    pub allow_dev_key: bool,
+    /// Expected issuer.
+    pub issuer: String,
+    /// Expected audience.
+    pub audience: String,
+    /// Tolerated clock skew in seconds.
+    pub leeway_secs: u64,
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// "pretty" or "json".
+    pub format: String,
+    /// EnvFilter directives.
+    pub filter: String,
+}
+
+/// `[metrics]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Bearer token required by /metrics; empty = open.
+    #[serde(serialize_with = "redact")]
+    pub bearer_token: SecretString,
+}
+
+/// Environment values that look like numbers reach serde as numbers
+/// (`INTEGRITY_NODE__REGION=445100`); a region code is text either way.
+fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Text(String),
+        Number(u64),
+    }
+    Ok(match Text::deserialize(deserializer)? {
+        Text::Text(text) => text,
+        Text::Number(number) => number.to_string(),
+    })
+}
+
+fn redact<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    if secret.expose_secret().is_empty() {
+        serializer.serialize_str("")
+    } else {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The layers did not merge into `Settings` (unknown key, wrong type …).
+    #[error("configuration: {0}")]
+    Load(String),
+    /// A value is present but not acceptable.
+    #[error("configuration key {key}: {message}")]
+    Invalid {
+        /// Dotted key, e.g. `node.region`.
+        key: &'static str,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Merges the defaults, an optional file and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Load(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("INTEGRITY_").split("__").ignore(&["config"]));
+        figment
+            .extract()
+            .map_err(|error| ConfigError::Load(error.to_string()))
+    }
+
+    /// Checks every value that can be checked without side effects; returns the region code.
+    pub fn validate(&self) -> Result<RegionCode, ConfigError> {
+        let region = RegionCode::parse(&self.node.region).map_err(|error| {
+            invalid(
+                "node.region",
+                format!(
+                    "'{}' is not a GB/T 2260 region code ({error}); use e.g. 445122 for a county, 445100 for a city, 440000 for a province, 100000 for the national node",
+                    self.node.region
+                ),
+            )
+        })?;
+        let tls = self.tls_paths()?;
+        if tls.is_none() && !self.http.listen.ip().is_loopback() && !self.http.allow_insecure_http {
+            return Err(invalid(
+                "http.listen",
+                format!(
+                    "{} is not a loopback address and no TLS is configured; set tls.cert_path and tls.key_path, or http.allow_insecure_http = true behind a TLS-terminating proxy",
+                    self.http.listen
+                ),
+            ));
+        }
+        if let Some((cert, key)) = &tls {
+            for (name, path) in [("tls.cert_path", cert), ("tls.key_path", key)] {
+                if std::fs::metadata(path).is_err() {
+                    return Err(invalid(
+                        if name == "tls.cert_path" {
+                            "tls.cert_path"
+                        } else {
+                            "tls.key_path"
+                        },
+                        format!("{} cannot be read", path.display()),
+                    ));
+                }
+            }
+        }
+        if self.http.body_limit_bytes < 1024 {
+            return Err(invalid("http.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.http.request_timeout_secs == 0 {
+            return Err(invalid("http.request_timeout_secs", "must be at least 1"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        let url = self.database.url.expose_secret();
+        let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        if !url.is_empty() && !known_scheme
+        {
+            return Err(invalid(
+                "database.url",
+                "must start with sqlite:, postgres:// or postgresql:// (or be empty for embedded SQLite)",
+            ));
+        }
+        for path in &self.auth.jwt_public_keys {
+            if std::fs::metadata(path).is_err() {
+                return Err(invalid(
+                    "auth.jwt_public_keys",
+                    format!("{} cannot be read", path.display()),
+                ));
+            }
+        }
+        if self.auth.jwt_public_keys.is_empty() && !self.auth.allow_dev_key {
+            return Err(invalid(
+                "auth.jwt_public_keys",
+                "no token verification keys are configured and auth.allow_dev_key is false",
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "pretty" | "json") {
+            return Err(invalid("log.format", "must be \"pretty\" or \"json\""));
+        }
+        Ok(region)
+    }
+
+    /// The TLS certificate and key paths, if TLS is configured.
+    pub fn tls_paths(&self) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
+        let cert = &self.tls.cert_path;
+        let key = &self.tls.key_path;
+        match (cert.as_os_str().is_empty(), key.as_os_str().is_empty()) {
+            (true, true) => Ok(None),
+            (false, false) => Ok(Some((cert.clone(), key.clone()))),
+            _ => Err(invalid(
+                "tls.cert_path",
+                "tls.cert_path and tls.key_path must be set together",
+            )),
+        }
+    }
+
+    /// The database URL to connect to (embedded SQLite when none is configured).
+    pub fn database_url(&self) -> String {
+        let url = self.database.url.expose_secret();
+        if url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.node.data_dir.join("integrity.sqlite3").display()
+            )
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// True when the database is embedded SQLite (which auto-migrates).
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn redacted_toml(&self) -> String {
+        toml_string(self)
+    }
+}
+
+fn toml_string(settings: &Settings) -> String {
+    // figment's toml dependency is not re-exported, so render through serde_json into a small
+    // TOML writer: the settings are two levels deep with scalar or array leaves.
+    let value = serde_json::to_value(settings).unwrap_or_default();
+    let mut out = String::new();
+    if let serde_json::Value::Object(sections) = value {
+        for (section, fields) in sections {
+            out.push_str(&format!("[{section}]\n"));
+            if let serde_json::Value::Object(fields) = fields {
+                for (key, value) in fields {
+                    out.push_str(&format!("{key} = {value}\n"));
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,13 @@
+//! integrity-exchange: the node every county, city, province and the nation deploys to exchange
+//! government-integrity and public-credit records. See ARCHITECTURE.md for the codemap.
+
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,216 @@
+//! `integrity-node`: the command line. Wiring only; the work is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use integrity_exchange::app::{Application, install_crypto_provider, open_store, shutdown_signal};
+use integrity_exchange::auth::{KeySource, Role, TokenKeys};
+use integrity_exchange::config::Settings;
+use integrity_exchange::domain::clock::{Clock, SystemClock};
+use integrity_exchange::domain::uscc::Uscc;
+use integrity_exchange::telemetry::init_tracing;
+
+#[derive(Parser)]
+#[command(
+    name = "integrity-node",
+    version,
+    about = "Government-integrity and public-credit exchange node"
+)]
+struct Cli {
+    /// Configuration file layered over the defaults (environment INTEGRITY_* wins over both).
+    #[arg(long, global = true, env = "INTEGRITY_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the node (embedded SQLite under ./data by default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective configuration with secrets redacted, after validating it.
+    CheckConfig,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Mint a bearer token for local use and tests.
+    Token {
+        /// provider, supervisor or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Department USCC (required for provider).
+        #[arg(long)]
+        dept: Option<String>,
+        /// Subject of the token (who it is for).
+        #[arg(long, default_value = "local-user")]
+        sub: String,
+        /// Region the token is for; defaults to the node's region.
+        #[arg(long)]
+        region: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl_secs: i64,
+    },
+    /// Audit-trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and name the first broken row.
+    Verify,
+}
+
+/// Prints a line to stdout, ignoring a closed pipe.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    match value {
+        "provider" => Ok(Role::Provider),
+        "supervisor" => Ok(Role::Supervisor),
+        "admin" => Ok(Role::Admin),
+        other => Err(format!(
+            "unknown role '{other}': use provider, supervisor or admin"
+        )),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    install_crypto_provider();
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            init_tracing(&settings.log);
+            let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            let app = Application::build(settings, clock).await?;
+            let region = app.state().region;
+            // Written with `say` (errors ignored): a closed stdout must not kill a serving node.
+            say(&format!(
+                "integrity-node {} ({}, region {}) listening on {}\n  API docs: {}/docs\n  OpenAPI:  {}/openapi.json\n  health:   {}/readyz",
+                env!("CARGO_PKG_VERSION"),
+                region.info().name,
+                region,
+                app.base_url(),
+                app.base_url(),
+                app.base_url(),
+                app.base_url()
+            ));
+            if let KeySource::Development(path) = &app.state().tokens.source {
+                say(&format!(
+                    "  tokens:   development key {} — mint one with `integrity-node token --role provider --dept <USCC>`",
+                    path.display()
+                ));
+            }
+            tracing::info!(url = %app.base_url(), "serving");
+            app.run_until_stopped(shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            init_tracing(&settings.log);
+            settings.validate()?;
+            let mut migrate_settings = settings.clone();
+            migrate_settings.database.auto_migrate = true;
+            let store = integrity_exchange::store::Store::connect(
+                &integrity_exchange::store::ConnectSettings {
+                    url: migrate_settings.database_url(),
+                    max_connections: 1,
+                    acquire_timeout: std::time::Duration::from_secs(
+                        settings.database.acquire_timeout_secs,
+                    ),
+                },
+            )
+            .await
+            .context("database.url: cannot connect")?;
+            let pending = store.pending_migrations().await?;
+            store.migrate().await?;
+            println!("applied {pending} migration(s); the database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig => {
+            let region = settings.validate()?;
+            print!("{}", settings.redacted_toml());
+            eprintln!(
+                "configuration is valid: node {} ({})",
+                region,
+                region.info().name
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Openapi => {
+            println!("{}", integrity_exchange::api::openapi().to_pretty_json()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            role,
+            dept,
+            sub,
+            region,
+            ttl_secs,
+        } => {
+            let node_region = settings.validate()?;
+            if role == Role::Provider {
+                let dept = dept
+                    .as_deref()
+                    .context("--dept <USCC> is required for role provider")?;
+                Uscc::parse(dept).map_err(|error| anyhow::anyhow!("--dept: {error}"))?;
+            }
+            anyhow::ensure!(ttl_secs > 0, "--ttl-secs must be positive");
+            let keys = TokenKeys::load(&settings.auth, &settings.node.data_dir)?;
+            let region = region.unwrap_or_else(|| node_region.to_string());
+            let token = keys.mint(
+                &sub,
+                role,
+                dept.as_deref(),
+                &region,
+                SystemClock.now(),
+                time::Duration::seconds(ttl_secs),
+            )?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            settings.validate()?;
+            let store = open_store(&settings).await?;
+            let report = store.verify_audit_chain().await?;
+            match report.first_error {
+                None => {
+                    println!("audit chain intact: {} rows verified", report.verified);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(error) => {
+                    println!(
+                        "audit chain BROKEN after {} intact rows: {error}",
+                        report.verified
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Storage: the only module that imports sea-orm. It returns domain types.
+//!
+//! Invariant: every query over records takes a [`Visibility`] derived from the caller, so tenant
+//! scoping is part of how a query is written, not a filter a handler might forget.
+//! Invariant: writes and their audit row commit in one transaction; there is no write without
+//! its audit row and no audit row for a write that did not happen.
+//! Invariant: one node process writes to a database at a time (the audit chain head is held in
+//! memory); a second writer collides on the audit primary key rather than forking the chain.
+
+pub mod audit;
+pub mod entities;
+pub mod records;
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use tokio::sync::Mutex;
+
+pub use records::{
+    Counts, InsertOutcome, NewRecord, RecordChange, RecordFilter, RecordPage, Visibility,
+};
+
+/// What the store can fail with. Mapped to HTTP in exactly one place (`error.rs`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist (or is not visible to the caller, which must look the same).
+    #[error("not found")]
+    NotFound,
+    /// A named unique constraint was violated.
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    /// Optimistic concurrency: the caller expected another version.
+    #[error("record is at version {current}, not {expected}")]
+    VersionMismatch {
+        /// Version the caller sent.
+        expected: i32,
+        /// Version stored.
+        current: i32,
+    },
+    /// The record's status does not allow the change.
+    #[error("record status '{status}' does not allow this change")]
+    InvalidState {
+        /// Current status.
+        status: String,
+    },
+    /// The database could not be reached.
+    #[error("database unavailable")]
+    Unavailable(#[source] DbErr),
+    /// Stored data that does not parse into domain types (should never happen: every write is
+    /// validated first).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Anything else the database said.
+    #[error("database error")]
+    Database(#[source] DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(error: DbErr) -> Self {
+        match &error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(error),
+            _ => {
+                let text = error.to_string();
+                if text.contains("uq_records_source")
+                    || (text.contains("UNIQUE constraint failed")
+                        && text.contains("records.source_dept"))
+                {
+                    StoreError::Conflict("uq_records_source")
+                } else if text.contains("audit_log") && text.to_lowercase().contains("unique")
+                    || text.contains("audit_log_pkey")
+                {
+                    StoreError::Conflict("audit_log_pkey")
+                } else if is_unavailable(&text) {
+                    StoreError::Unavailable(error)
+                } else {
+                    StoreError::Database(error)
+                }
+            }
+        }
+    }
+}
+
+fn is_unavailable(text: &str) -> bool {
+    // sqlx reports a dropped pool or socket through several error shapes; these substrings are
+    // the stable parts of them.
+    [
+        "pool timed out",
+        "connection refused",
+        "broken pipe",
+        "pool closed",
+        "Connection reset",
+        "database is locked",
+        "unable to open database",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+/// Database handle plus the in-memory head of the audit chain.
+pub struct Store {
+    db: DatabaseConnection,
+    audit_head: Mutex<audit::ChainHead>,
+}
+
+/// How to connect.
+#[derive(Clone, Debug)]
+pub struct ConnectSettings {
+    /// sea-orm URL (`sqlite://…?mode=rwc` or `postgres://…`).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// How long to wait for a pooled connection before answering 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Store {
+    /// Connects (SQLite in WAL mode with a busy timeout) and loads the audit chain head.
+    /// Does not migrate.
+    pub async fn connect(settings: &ConnectSettings) -> Result<Store, StoreError> {
+        let mut options = ConnectOptions::new(settings.url.clone());
+        options
+            .max_connections(settings.max_connections)
+            .min_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.acquire_timeout)
+            .sqlx_logging(false);
+        let db = Database::connect(options).await?;
+        if db.get_database_backend() == DbBackend::Sqlite {
+            // WAL lets readers proceed during a write; synchronous=NORMAL is durable in WAL mode
+            // except for the last transaction on power loss, which a node's clients retry
+            // idempotently. busy_timeout makes concurrent writers wait instead of failing.
+            for pragma in [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA busy_timeout=5000",
+                "PRAGMA foreign_keys=ON",
+            ] {
+                db.execute_unprepared(pragma).await?;
+            }
+        }
+        Ok(Store {
+            db,
+            audit_head: Mutex::new(audit::ChainHead::genesis()),
+        })
+    }
+
+    /// Applies pending migrations, then reloads the audit head.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        Migrator::up(&self.db, None).await?;
+        self.load_audit_head().await
+    }
+
+    /// Number of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.len())
+    }
+
+    /// Reads the last audit row into memory (call after migrating).
+    pub async fn load_audit_head(&self) -> Result<(), StoreError> {
+        let head = audit::read_head(&self.db).await?;
+        *self.audit_head.lock().await = head;
+        Ok(())
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::Unavailable)
+    }
+
+    /// Which backend this is ("sqlite" or "postgres"), for logs and metrics.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            _ => "other",
+        }
+    }
+
+    /// Closes the pool (used at shutdown and by tests that simulate a lost database).
+    pub async fn close(&self) -> Result<(), StoreError> {
+        self.db.clone().close().await?;
+        Ok(())
+    }
+
+    /// The raw connection for benchmarks in this crate that measure the database itself.
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}

@@ -1,0 +1,527 @@
+//! Records and their versions.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::entities::{record_versions, records};
+use super::{Store, StoreError, audit};
+use crate::audit::AuditEntry;
+use crate::domain::record::{Record, RecordData, RecordVersion};
+use crate::domain::region::RegionCode;
+use crate::domain::subject::SubjectCode;
+use crate::domain::uscc::Uscc;
+use crate::domain::vocab::{ChangeKind, PublicationLevel, RecordStatus};
+
+/// Rows per INSERT statement: 23 columns × 1,000 stays under SQLite's 32,766 bound parameters
+/// and PostgreSQL's 65,535.
+const INSERT_CHUNK: usize = 1_000;
+
+/// What a caller may see. Built from the caller's credentials in `api/extract.rs` and required
+/// by every read query here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// The public: public level, publicly visible status.
+    Public,
+    /// A government department: public and shared levels, plus everything of its own.
+    Government {
+        /// The department's USCC.
+        dept: String,
+    },
+    /// Supervisors and administrators of this node: everything.
+    Full,
+}
+
+impl Visibility {
+    fn condition(&self) -> Condition {
+        let public_statuses: Vec<&str> = RecordStatus::ALL
+            .iter()
+            .filter(|status| status.is_publicly_visible())
+            .map(|status| status.as_str())
+            .collect();
+        match self {
+            Visibility::Public => Condition::all()
+                .add(records::Column::PublicationLevel.eq(PublicationLevel::Public.as_str()))
+                .add(records::Column::Status.is_in(public_statuses)),
+            Visibility::Government { dept } => Condition::any()
+                .add(records::Column::PublicationLevel.is_in([
+                    PublicationLevel::Public.as_str(),
+                    PublicationLevel::Shared.as_str(),
+                ]))
+                .add(records::Column::SourceDept.eq(dept.as_str())),
+            Visibility::Full => Condition::all(),
+        }
+    }
+
+    /// Whether this caller may read the version history (the public sees the current version
+    /// only: superseded versions may hold content that was corrected for being wrong).
+    pub fn sees_history(&self) -> bool {
+        !matches!(self, Visibility::Public)
+    }
+}
+
+/// A record about to be stored.
+#[derive(Clone, Debug)]
+pub struct NewRecord {
+    /// Validated content.
+    pub data: RecordData,
+}
+
+/// What happened to one submitted record.
+#[derive(Clone, Debug)]
+pub struct InsertOutcome {
+    /// The stored record (new, or the one stored by an earlier submission).
+    pub record: Record,
+    /// False when the (source department, source record id) pair existed already.
+    pub created: bool,
+}
+
+/// Filters of a subject's record list.
+#[derive(Clone, Debug, Default)]
+pub struct RecordFilter {
+    /// Kind wire value.
+    pub kind: Option<String>,
+    /// Domain wire value.
+    pub domain: Option<String>,
+    /// Status wire value.
+    pub status: Option<String>,
+    /// Decision date on or after.
+    pub decided_from: Option<Date>,
+    /// Decision date on or before.
+    pub decided_to: Option<Date>,
+    /// Return records with ids greater than this (cursor).
+    pub after_id: Option<String>,
+    /// Page size.
+    pub limit: u64,
+}
+
+/// One page of records.
+#[derive(Clone, Debug)]
+pub struct RecordPage {
+    /// Records, ordered by id (creation order).
+    pub records: Vec<Record>,
+    /// Id to continue after, when there may be more.
+    pub next_after_id: Option<String>,
+}
+
+/// Counts of a subject's visible records.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    /// All visible records.
+    pub total: u64,
+    /// By kind wire value.
+    pub by_kind: Vec<(String, u64)>,
+    /// By domain wire value.
+    pub by_domain: Vec<(String, u64)>,
+    /// By status wire value.
+    pub by_status: Vec<(String, u64)>,
+    /// The name on the most recent visible record.
+    pub latest_name: Option<String>,
+}
+
+/// A change to an existing record.
+#[derive(Clone, Debug)]
+pub struct RecordChange {
+    /// Record id.
+    pub id: Uuid,
+    /// The version the caller based the change on (optimistic concurrency).
+    pub expected_version: i32,
+    /// New content, or `None` to keep it.
+    pub data: Option<RecordData>,
+    /// New status.
+    pub status: RecordStatus,
+    /// Kind of change, kept in the history.
+    pub change_kind: ChangeKind,
+    /// Why.
+    pub reason: String,
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn parse_term<T: std::str::FromStr>(value: &str, what: &str) -> Result<T, StoreError> {
+    value.parse().map_err(|_| corrupt(what))
+}
+
+pub(super) fn to_record(model: records::Model) -> Result<Record, StoreError> {
+    let data = RecordData {
+        subject: SubjectCode::parse(&model.subject_code).map_err(|_| corrupt("subject_code"))?,
+        subject_name: model.subject_name,
+        kind: parse_term(&model.kind, "kind")?,
+        category: model
+            .category
+            .as_deref()
+            .map(|value| parse_term(value, "category"))
+            .transpose()?,
+        domain: parse_term(&model.domain, "domain")?,
+        source_dept: Uscc::parse(&model.source_dept).map_err(|_| corrupt("source_dept"))?,
+        source_record_id: model.source_record_id,
+        document_no: model.document_no,
+        decision_date: model.decision_date,
+        legal_basis: model.legal_basis,
+        content: model.content,
+        severity: parse_term(&model.severity, "severity")?,
+        period_start: model.period_start,
+        period_end: model.period_end,
+        publication_level: parse_term(&model.publication_level, "publication_level")?,
+    };
+    Ok(Record {
+        id: Uuid::parse_str(&model.id).map_err(|_| corrupt("id"))?,
+        version: model.version,
+        data,
+        status: parse_term(&model.status, "status")?,
+        origin_region: RegionCode::parse(&model.origin_region)
+            .map_err(|_| corrupt("origin_region"))?,
+        origin_record_id: Uuid::parse_str(&model.origin_record_id)
+            .map_err(|_| corrupt("origin_record_id"))?,
+        created_at: model.created_at,
+        updated_at: model.updated_at,
+    })
+}
+
+fn to_model(record: &Record) -> records::Model {
+    let data = &record.data;
+    records::Model {
+        id: record.id.to_string(),
+        version: record.version,
+        subject_code: data.subject.storage_key().to_owned(),
+        subject_kind: data.subject.kind_str().to_owned(),
+        subject_name: data.subject_name.clone(),
+        kind: data.kind.as_str().to_owned(),
+        category: data.category.map(|c| c.as_str().to_owned()),
+        domain: data.domain.as_str().to_owned(),
+        source_dept: data.source_dept.as_str().to_owned(),
+        source_record_id: data.source_record_id.clone(),
+        document_no: data.document_no.clone(),
+        decision_date: data.decision_date,
+        legal_basis: data.legal_basis.clone(),
+        content: data.content.clone(),
+        severity: data.severity.as_str().to_owned(),
+        period_start: data.period_start,
+        period_end: data.period_end,
+        publication_level: data.publication_level.as_str().to_owned(),
+        status: record.status.as_str().to_owned(),
+        origin_region: record.origin_region.to_string(),
+        origin_record_id: record.origin_record_id.to_string(),
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+    }
+}
+
+fn version_row(
+    model: &records::Model,
+    change_kind: ChangeKind,
+    reason: Option<String>,
+    actor: &str,
+    at: OffsetDateTime,
+) -> Result<record_versions::ActiveModel, StoreError> {
+    Ok(record_versions::ActiveModel {
+        record_id: Set(model.id.clone()),
+        version: Set(model.version),
+        change_kind: Set(change_kind.as_str().to_owned()),
+        reason: Set(reason),
+        actor: Set(actor.to_owned()),
+        at: Set(at),
+        snapshot: Set(serde_json::to_value(model).map_err(|_| corrupt("snapshot"))?),
+    })
+}
+
+impl Store {
+    /// Stores a batch of records from one department, all or nothing, idempotently: a record
+    /// whose (source department, source record id) exists already is returned as it is.
+    /// The audit entry is committed in the same transaction.
+    #[tracing::instrument(skip_all, fields(n_records = items.len()))]
+    pub async fn insert_records(
+        &self,
+        dept: &Uscc,
+        items: Vec<NewRecord>,
+        origin_region: RegionCode,
+        actor: &str,
+        at: OffsetDateTime,
+        audit_entry: AuditEntry,
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let mut head = self.audit_head.lock().await;
+        let txn = self.db.begin().await?;
+        let keys: Vec<String> = items
+            .iter()
+            .map(|item| item.data.source_record_id.clone())
+            .collect();
+        let mut existing: HashMap<String, records::Model> = HashMap::new();
+        for chunk in keys.chunks(INSERT_CHUNK) {
+            let found = records::Entity::find()
+                .filter(records::Column::SourceDept.eq(dept.as_str()))
+                .filter(records::Column::SourceRecordId.is_in(chunk.iter().cloned()))
+                .all(&txn)
+                .await?;
+            existing.extend(
+                found
+                    .into_iter()
+                    .map(|model| (model.source_record_id.clone(), model)),
+            );
+        }
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut new_models = Vec::new();
+        for item in items {
+            if let Some(model) = existing.get(&item.data.source_record_id) {
+                outcomes.push(InsertOutcome {
+                    record: to_record(model.clone())?,
+                    created: false,
+                });
+                continue;
+            }
+            let id = Uuid::now_v7();
+            let record = Record {
+                id,
+                version: 1,
+                data: item.data,
+                status: RecordStatus::Active,
+                origin_region,
+                origin_record_id: id,
+                created_at: at,
+                updated_at: at,
+            };
+            new_models.push(to_model(&record));
+            outcomes.push(InsertOutcome {
+                record,
+                created: true,
+            });
+        }
+        for chunk in new_models.chunks(INSERT_CHUNK) {
+            let versions = chunk
+                .iter()
+                .map(|model| version_row(model, ChangeKind::Created, None, actor, at))
+                .collect::<Result<Vec<_>, _>>()?;
+            records::Entity::insert_many(
+                chunk
+                    .iter()
+                    .cloned()
+                    .map(IntoActiveModel::into_active_model),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+            record_versions::Entity::insert_many(versions)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        let mut entry = audit_entry;
+        let n_created = new_models.len();
+        entry.detail = format!(
+            "created={n_created} existing={}{}",
+            outcomes.len() - n_created,
+            if entry.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", entry.detail)
+            }
+        );
+        let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
+        txn.commit().await?;
+        *head = new_head;
+        metrics::counter!("integrity_records_created_total").increment(n_created as u64);
+        Ok(outcomes)
+    }
+
+    /// Reads one record as `visibility` allows.
+    #[tracing::instrument(skip_all, fields(record.id = %id))]
+    pub async fn get_record(
+        &self,
+        id: Uuid,
+        visibility: &Visibility,
+    ) -> Result<Record, StoreError> {
+        let model = records::Entity::find_by_id(id.to_string())
+            .filter(visibility.condition())
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        to_record(model)
+    }
+
+    /// Reads a record's history, oldest first. Callers check [`Visibility::sees_history`] and
+    /// that the record itself is visible first.
+    pub async fn record_versions(&self, id: Uuid) -> Result<Vec<RecordVersion>, StoreError> {
+        let rows = record_versions::Entity::find()
+            .filter(record_versions::Column::RecordId.eq(id.to_string()))
+            .order_by_asc(record_versions::Column::Version)
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let model: records::Model =
+                    serde_json::from_value(row.snapshot).map_err(|_| corrupt("snapshot"))?;
+                Ok(RecordVersion {
+                    version: row.version,
+                    change_kind: parse_term(&row.change_kind, "change_kind")?,
+                    reason: row.reason,
+                    actor: row.actor,
+                    at: row.at,
+                    record: to_record(model)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Applies a correction, revocation or other status change as a new version, only if the
+    /// record belongs to `dept` and is still at `expected_version`. Audited in the same
+    /// transaction.
+    #[tracing::instrument(skip_all, fields(record.id = %change.id))]
+    pub async fn change_record(
+        &self,
+        dept: &Uscc,
+        change: RecordChange,
+        actor: &str,
+        at: OffsetDateTime,
+        audit_entry: AuditEntry,
+    ) -> Result<Record, StoreError> {
+        let mut head = self.audit_head.lock().await;
+        let txn = self.db.begin().await?;
+        let current = records::Entity::find_by_id(change.id.to_string())
+            .filter(records::Column::SourceDept.eq(dept.as_str()))
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if current.version != change.expected_version {
+            return Err(StoreError::VersionMismatch {
+                expected: change.expected_version,
+                current: current.version,
+            });
+        }
+        let mut record = to_record(current)?;
+        if record.status == RecordStatus::Revoked {
+            return Err(StoreError::InvalidState {
+                status: record.status.as_str().to_owned(),
+            });
+        }
+        if let Some(data) = change.data {
+            record.data = data;
+        }
+        record.version += 1;
+        record.status = change.status;
+        record.updated_at = at;
+        let model = to_model(&record);
+        // Guarded update: the WHERE on version makes a concurrent writer (another process) lose
+        // cleanly instead of overwriting.
+        let updated = records::Entity::update_many()
+            .set(model.clone().into_active_model().reset_all())
+            .filter(records::Column::Id.eq(model.id.clone()))
+            .filter(records::Column::Version.eq(change.expected_version))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(StoreError::VersionMismatch {
+                expected: change.expected_version,
+                current: change.expected_version + 1,
+            });
+        }
+        record_versions::Entity::insert(version_row(
+            &model,
+            change.change_kind,
+            Some(change.reason),
+            actor,
+            at,
+        )?)
+        .exec(&txn)
+        .await?;
+        let new_head = audit::insert_after(&txn, &head, at, &audit_entry).await?;
+        txn.commit().await?;
+        *head = new_head;
+        Ok(record)
+    }
+
+    /// One page of a subject's records, as `visibility` allows.
+    #[tracing::instrument(skip_all)]
+    pub async fn subject_records(
+        &self,
+        subject: &SubjectCode,
+        visibility: &Visibility,
+        filter: &RecordFilter,
+    ) -> Result<RecordPage, StoreError> {
+        let mut query = records::Entity::find()
+            .filter(records::Column::SubjectCode.eq(subject.storage_key()))
+            .filter(visibility.condition());
+        if let Some(kind) = &filter.kind {
+            query = query.filter(records::Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(domain) = &filter.domain {
+            query = query.filter(records::Column::Domain.eq(domain.as_str()));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(records::Column::Status.eq(status.as_str()));
+        }
+        if let Some(from) = filter.decided_from {
+            query = query.filter(records::Column::DecisionDate.gte(from));
+        }
+        if let Some(to) = filter.decided_to {
+            query = query.filter(records::Column::DecisionDate.lte(to));
+        }
+        if let Some(after) = &filter.after_id {
+            query = query.filter(records::Column::Id.gt(after.as_str()));
+        }
+        let limit = filter.limit.max(1);
+        let mut rows = query
+            .order_by_asc(records::Column::Id)
+            .limit(limit + 1)
+            .all(&self.db)
+            .await?;
+        let more = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let next_after_id = if more {
+            rows.last().map(|row| row.id.clone())
+        } else {
+            None
+        };
+        Ok(RecordPage {
+            records: rows.into_iter().map(to_record).collect::<Result<_, _>>()?,
+            next_after_id,
+        })
+    }
+
+    /// Counts of a subject's records by kind, domain and status, as `visibility` allows.
+    #[tracing::instrument(skip_all)]
+    pub async fn subject_counts(
+        &self,
+        subject: &SubjectCode,
+        visibility: &Visibility,
+    ) -> Result<Counts, StoreError> {
+        let scoped = || {
+            records::Entity::find()
+                .filter(records::Column::SubjectCode.eq(subject.storage_key()))
+                .filter(visibility.condition())
+        };
+        let group = |column: records::Column| {
+            scoped()
+                .select_only()
+                .column(column)
+                .column_as(Expr::expr(Func::count(Expr::col(records::Column::Id))), "n")
+                .group_by(column)
+                .order_by_asc(column)
+                .into_tuple::<(String, i64)>()
+        };
+        let as_u64 = |rows: Vec<(String, i64)>| {
+            rows.into_iter()
+                .map(|(key, n)| (key, u64::try_from(n).unwrap_or(0)))
+                .collect::<Vec<_>>()
+        };
+        let by_kind = as_u64(group(records::Column::Kind).all(&self.db).await?);
+        let by_domain = as_u64(group(records::Column::Domain).all(&self.db).await?);
+        let by_status = as_u64(group(records::Column::Status).all(&self.db).await?);
+        let latest_name = scoped()
+            .order_by_desc(records::Column::Id)
+            .one(&self.db)
+            .await?
+            .map(|row| row.subject_name);
+        Ok(Counts {
+            total: by_kind.iter().map(|(_, n)| n).sum(),
+            by_kind,
+            by_domain,
+            by_status,
+            latest_name,
+        })
+    }
+}

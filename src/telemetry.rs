@@ -1,0 +1,123 @@
+//! Tracing (one span per request) and Prometheus metrics.
+//!
+//! The request span records method, matched path, request id and caller kind; never a token, a
+//! query string or a citizen ID (paths with a subject code are recorded as the route template).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::LogSettings;
+
+/// Installs the global tracing subscriber (to stderr; stdout carries command output). `RUST_LOG` overrides the configured filter.
+/// Safe to call more than once (later calls are no-ops), which tests rely on.
+pub fn init_tracing(settings: &LogSettings) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(settings.filter.as_str()));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = if settings.format == "json" {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init()
+    } else {
+        registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init()
+    };
+}
+
+/// The process-wide Prometheus recorder (metrics has one global recorder; several
+/// `Application`s in one test process share it).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "integrity_http_requests_total",
+        metrics::Unit::Count,
+        "HTTP requests answered, by method, route template and status"
+    );
+    metrics::describe_histogram!(
+        "integrity_http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time from request to response head, by method and route template"
+    );
+    metrics::describe_counter!(
+        "integrity_records_created_total",
+        metrics::Unit::Count,
+        "Records created at this node (not counting idempotent replays)"
+    );
+    metrics::describe_counter!(
+        "integrity_auth_failures_total",
+        metrics::Unit::Count,
+        "Requests refused for missing, malformed, forged or expired credentials, by reason"
+    );
+}
+
+/// Middleware: counts and times every request by route template.
+pub async fn track_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("integrity_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("integrity_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Builds the span of one request: method, route template, request id. The caller kind and
+/// region are recorded later by the `Caller` extractor.
+pub fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        http.method = %request.method(),
+        http.route = %route,
+        request.id = %request_id,
+        caller.kind = tracing::field::Empty,
+        caller.region = tracing::field::Empty,
+        http.status = tracing::field::Empty,
+    )
+}
