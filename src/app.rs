@@ -30,6 +30,8 @@ use tower::ServiceExt;
 use crate::auth::{KeySource, TokenKeys};
 use crate::config::Settings;
 use crate::domain::clock::Clock;
+use crate::federation::journal::SigningKey;
+use crate::gateway::{AnonymousLimits, Gateway, shanghai_day};
 use crate::state::AppState;
 use crate::store::{ConnectSettings, Store};
 
@@ -115,6 +117,17 @@ impl Application {
         let region = settings.validate()?;
         let store = open_store(&settings).await?;
         let tokens = TokenKeys::load(&settings.auth, &settings.node.data_dir)?;
+        let signing_key = if settings.federation.signing_key.as_os_str().is_empty() {
+            let (key, path) = SigningKey::development(&settings.node.data_dir)?;
+            tracing::warn!(
+                key.path = %path.display(),
+                "signing journal events with the development key; configure federation.signing_key for production"
+            );
+            key
+        } else {
+            SigningKey::from_pem_file(&settings.federation.signing_key)?
+        };
+        store.enable_journal(region, Arc::new(signing_key)).await?;
         if let KeySource::Development(path) = &tokens.source {
             tracing::warn!(
                 key.path = %path.display(),
@@ -140,12 +153,20 @@ impl Application {
         } else {
             settings.http.public_url.trim_end_matches('/').to_owned()
         };
+        let gateway = Gateway::new(AnonymousLimits {
+            rate_per_second: settings.gateway.anonymous_rate_per_second,
+            burst: settings.gateway.anonymous_burst,
+        });
+        let (keys, fingerprint) = store.load_keys().await?;
+        let today = shanghai_day(clock.now()).0;
+        gateway.load(keys, &store.usage_on(today).await?, fingerprint);
         let state = AppState {
             settings: Arc::new(settings),
             region,
             store: Arc::new(store),
             clock,
             tokens: Arc::new(tokens),
+            gateway: Arc::new(gateway),
             metrics: crate::telemetry::metrics_handle(),
         };
         let router = crate::api::router(state.clone());
@@ -187,6 +208,8 @@ impl Application {
             state,
             ..
         } = self;
+        let (stop_maintenance, maintenance_stopped) = tokio::sync::watch::channel(false);
+        let maintenance = tokio::spawn(maintain_gateway(state.clone(), maintenance_stopped));
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
         tokio::pin!(shutdown);
@@ -252,10 +275,69 @@ impl Application {
         {
             tracing::warn!("shutdown grace period over; dropping remaining connections");
         }
+        let _ = stop_maintenance.send(true);
+        let _ = maintenance.await;
+        flush_usage(&state).await;
         if let Err(error) = state.store.close().await {
             tracing::warn!(error = %error, "closing the database pool failed");
         }
         Ok(())
+    }
+}
+
+/// Writes API-key usage changed since the last flush; on failure keeps it for the next one.
+async fn flush_usage(state: &AppState) {
+    let rows = state.gateway.take_dirty_usage();
+    if let Err(error) = state.store.save_usage(&rows).await {
+        state.gateway.restore_dirty(&rows);
+        tracing::warn!(error = %error, n_rows = rows.len(), "writing API-key usage failed; will retry");
+    }
+}
+
+/// Reloads the key set if another process changed it.
+pub async fn reload_keys_if_changed(state: &AppState) {
+    let changed = match state.store.key_fingerprint().await {
+        Ok(fingerprint) => state.gateway.fingerprint() != Some(fingerprint),
+        Err(error) => {
+            tracing::debug!(error = %error, "key fingerprint unavailable");
+            false
+        }
+    };
+    if changed {
+        reload_keys(state).await;
+    }
+}
+
+/// Reloads every key (after a change through the API, or one seen by polling).
+pub async fn reload_keys(state: &AppState) {
+    let today = shanghai_day(state.clock.now()).0;
+    let loaded = async {
+        let (keys, fingerprint) = state.store.load_keys().await?;
+        let usage = state.store.usage_on(today).await?;
+        Ok::<_, crate::store::StoreError>((keys, usage, fingerprint))
+    };
+    match loaded.await {
+        Ok((keys, usage, fingerprint)) => state.gateway.load(keys, &usage, fingerprint),
+        Err(error) => tracing::warn!(error = %error, "reloading API keys failed"),
+    }
+}
+
+/// Background upkeep of the gateway: usage write-behind, key reload, idle-bucket pruning.
+async fn maintain_gateway(state: AppState, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let settings = &state.settings.gateway;
+    let mut flush = tokio::time::interval(Duration::from_millis(settings.usage_flush_interval_ms));
+    let mut reload = tokio::time::interval(Duration::from_millis(settings.key_reload_interval_ms));
+    let mut prune = tokio::time::interval(Duration::from_secs(60));
+    for timer in [&mut flush, &mut reload, &mut prune] {
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    }
+    loop {
+        tokio::select! {
+            _ = flush.tick() => flush_usage(&state).await,
+            _ = reload.tick() => reload_keys_if_changed(&state).await,
+            _ = prune.tick() => state.gateway.prune(),
+            _ = stopped.changed() => break,
+        }
     }
 }
 

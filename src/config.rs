@@ -30,6 +30,10 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Bearer-token authentication.
     pub auth: AuthSettings,
+    /// API keys, rates and quotas.
+    pub gateway: GatewaySettings,
+    /// Node-to-node exchange.
+    pub federation: FederationSettings,
     /// Logging.
     pub log: LogSettings,
     /// Prometheus endpoint.
@@ -104,6 +108,36 @@ pub struct AuthSettings {
     pub audience: String,
     /// Tolerated clock skew in seconds.
     pub leeway_secs: u64,
+}
+
+/// `[gateway]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Unauthenticated requests per second per client IP.
+    pub anonymous_rate_per_second: u32,
+    /// Unauthenticated burst per client IP.
+    pub anonymous_burst: u32,
+    /// Usage write-behind interval.
+    pub usage_flush_interval_ms: u64,
+    /// Key-table polling interval.
+    pub key_reload_interval_ms: u64,
+    /// Default rate of a new key.
+    pub default_rate_per_second: u32,
+    /// Default burst of a new key.
+    pub default_burst: u32,
+    /// Default daily quota of a new key.
+    pub default_daily_quota: u64,
+    /// Default validity of a new key in days.
+    pub default_validity_days: u32,
+}
+
+/// `[federation]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSettings {
+    /// Ed25519 event-signing key (PEM); empty = development key.
+    pub signing_key: PathBuf,
 }
 
 /// `[log]`.
@@ -238,8 +272,7 @@ impl Settings {
         let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
             .iter()
             .any(|scheme| url.starts_with(scheme));
-        if !url.is_empty() && !known_scheme
-        {
+        if !url.is_empty() && !known_scheme {
             return Err(invalid(
                 "database.url",
                 "must start with sqlite:, postgres:// or postgresql:// (or be empty for embedded SQLite)",
@@ -257,6 +290,33 @@ impl Settings {
             return Err(invalid(
                 "auth.jwt_public_keys",
                 "no token verification keys are configured and auth.allow_dev_key is false",
+            ));
+        }
+        let gateway = &self.gateway;
+        if gateway.anonymous_rate_per_second == 0 || gateway.anonymous_burst == 0 {
+            return Err(invalid(
+                "gateway.anonymous_rate_per_second",
+                "anonymous rate and burst must be at least 1",
+            ));
+        }
+        if gateway.usage_flush_interval_ms < 100 || gateway.key_reload_interval_ms < 100 {
+            return Err(invalid(
+                "gateway.usage_flush_interval_ms",
+                "flush and reload intervals must be at least 100 ms",
+            ));
+        }
+        let signing_key = &self.federation.signing_key;
+        if signing_key.as_os_str().is_empty() {
+            if !self.auth.allow_dev_key {
+                return Err(invalid(
+                    "federation.signing_key",
+                    "no event-signing key is configured and auth.allow_dev_key is false; create one with `integrity-node pki issue`",
+                ));
+            }
+        } else if std::fs::metadata(signing_key).is_err() {
+            return Err(invalid(
+                "federation.signing_key",
+                format!("{} cannot be read", signing_key.display()),
             ));
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {

@@ -55,10 +55,20 @@ enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl_secs: i64,
     },
+    /// Manage API keys of third parties and platforms.
+    Keys {
+        #[command(subcommand)]
+        command: integrity_exchange::admin::KeysCommand,
+    },
     /// Audit-trail tools.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Benchmarks of a node started in-process on a fresh database (build with --release).
+    Bench {
+        #[command(subcommand)]
+        command: integrity_exchange::bench::BenchCommand,
     },
 }
 
@@ -190,6 +200,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time::Duration::seconds(ttl_secs),
             )?;
             println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command } => {
+            integrity_exchange::bench::run(command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys { command } => {
+            settings.validate()?;
+            let store = open_store(&settings).await?;
+            integrity_exchange::admin::keys(command, &settings, &store, SystemClock.now()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit {

@@ -8,6 +8,7 @@ use crate::auth::TokenKeys;
 use crate::config::Settings;
 use crate::domain::clock::Clock;
 use crate::domain::region::RegionCode;
+use crate::gateway::Gateway;
 use crate::store::Store;
 
 /// Everything a handler may use. Cheap to clone.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Token verification keys.
     pub tokens: Arc<TokenKeys>,
+    /// API keys, rates and quotas.
+    pub gateway: Arc<Gateway>,
     /// Prometheus renderer.
     pub metrics: PrometheusHandle,
 }

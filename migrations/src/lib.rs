@@ -8,6 +8,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_records;
 mod m20261122_000002_create_audit_log;
+mod m20261122_000003_create_gateway;
+mod m20261122_000004_create_journal;
 
 /// All migrations of the node, in order.
 pub struct Migrator;
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_records::Migration),
             Box::new(m20261122_000002_create_audit_log::Migration),
+            Box::new(m20261122_000003_create_gateway::Migration),
+            Box::new(m20261122_000004_create_journal::Migration),
         ]
     }
 }

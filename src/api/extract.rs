@@ -1,6 +1,9 @@
 //! Extractors: who is calling (`Caller`), a JSON body with problem+json rejections (`AppJson`),
 //! and the request id.
 
+use std::marker::PhantomData;
+use std::sync::Arc;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
@@ -10,6 +13,8 @@ use crate::audit::AuditEntry;
 use crate::auth::{Role, TokenError};
 use crate::domain::uscc::Uscc;
 use crate::error::{ApiError, redact_identifiers};
+use crate::gateway::keys::Scope;
+use crate::gateway::{ActiveKey, Admission};
 use crate::state::AppState;
 use crate::store::Visibility;
 
@@ -36,6 +41,11 @@ pub enum Caller {
         /// Token subject.
         sub: String,
     },
+    /// A third party or platform with an API key, admitted by the gateway.
+    ApiKey {
+        /// The admitted key.
+        key: Arc<ActiveKey>,
+    },
 }
 
 impl Caller {
@@ -47,6 +57,15 @@ impl Caller {
                 dept: dept.as_str().to_owned(),
             },
             Caller::Supervisor { .. } | Caller::Admin { .. } => Visibility::Full,
+            Caller::ApiKey { key } => {
+                if key.key.scopes.contains(&Scope::RecordsReadShared)
+                    && key.key.holder_is_government()
+                {
+                    Visibility::Shared
+                } else {
+                    Visibility::Public
+                }
+            }
         }
     }
 
@@ -57,6 +76,7 @@ impl Caller {
             Caller::Provider { .. } => "provider",
             Caller::Supervisor { .. } => "supervisor",
             Caller::Admin { .. } => "admin",
+            Caller::ApiKey { .. } => "api_key",
         }
     }
 
@@ -66,12 +86,20 @@ impl Caller {
             Caller::Anonymous => "anonymous".to_owned(),
             Caller::Provider { sub, dept } => format!("{sub}@{}", dept.as_str()),
             Caller::Supervisor { sub } | Caller::Admin { sub } => sub.clone(),
+            Caller::ApiKey { key } => {
+                format!("key:{}@{}", key.key.id, key.key.holder_uscc.as_str())
+            }
         }
     }
 
-    /// Whether reads by this caller touch non-public data (and so are audited).
+    /// Whether reads by this caller touch non-public data (and so are audited). Public reads
+    /// with a key are attributed through the key's usage counters instead.
     pub fn reads_non_public(&self) -> bool {
-        !matches!(self, Caller::Anonymous)
+        match self {
+            Caller::Anonymous => false,
+            Caller::ApiKey { .. } => self.visibility() != Visibility::Public,
+            _ => true,
+        }
     }
 
     /// The department of a provider, or 403 for any other caller.
@@ -83,6 +111,7 @@ impl Caller {
                 "this operation needs a bearer token of a data-providing department (role provider)",
                 "此操作需要数据提供部门（provider 角色）的令牌",
             )),
+            Caller::ApiKey { .. } => Err(key_not_accepted()),
             other => Err(ApiError::forbidden(
                 "role_not_allowed",
                 format!(
@@ -121,6 +150,12 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let span = tracing::Span::current();
+        if let Some(admission) = parts.extensions.get::<Admission>() {
+            span.record("caller.kind", "api_key");
+            return Ok(Caller::ApiKey {
+                key: admission.key.clone(),
+            });
+        }
         let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
             span.record("caller.kind", "anonymous");
             return Ok(Caller::Anonymous);
@@ -265,5 +300,152 @@ impl From<JsonRejection> for ApiError {
             }
             other => ApiError::from_status(other.status()),
         }
+    }
+}
+
+fn key_not_accepted() -> ApiError {
+    ApiError::forbidden(
+        "key_not_accepted",
+        "this operation is not open to API keys; it needs a bearer token of this node's departments or staff",
+        "此操作不对 API 密钥开放，需要本节点部门或工作人员的令牌",
+    )
+}
+
+fn missing_scope(scope: Scope) -> ApiError {
+    ApiError::forbidden(
+        "missing_scope",
+        format!(
+            "the API key does not have scope '{}'; ask the node's administrator to grant it",
+            scope.as_str()
+        ),
+        format!("API 密钥没有“{}”权限，请向节点管理员申请", scope.as_str()),
+    )
+}
+
+fn api_key_required(scope: Scope) -> ApiError {
+    ApiError::unauthenticated(
+        "api_key_required",
+        match scope {
+            Scope::EvaluationsWrite => {
+                "this operation needs an API key with scope 'evaluations:write' in the X-API-Key header"
+            }
+            Scope::FindingsWrite => {
+                "this operation needs an API key with scope 'findings:write' in the X-API-Key header"
+            }
+            _ => "this operation needs an API key in the X-API-Key header",
+        },
+        "此操作需要在 X-API-Key 请求头中提供具有相应权限的 API 密钥",
+    )
+}
+
+/// Who may call an endpoint. Checked by [`Authorized`] before the body is read, so a caller
+/// without the right learns nothing from body validation.
+pub trait Policy: Send + Sync + 'static {
+    /// Accepts or refuses a caller.
+    fn check(caller: &Caller) -> Result<(), ApiError>;
+}
+
+/// Reading records: everyone; a key needs `records:read:public` or `records:read:shared`.
+pub struct ReadRecords;
+
+impl Policy for ReadRecords {
+    fn check(caller: &Caller) -> Result<(), ApiError> {
+        match caller {
+            Caller::ApiKey { key }
+                if !key.key.scopes.contains(&Scope::RecordsReadPublic)
+                    && !key.key.scopes.contains(&Scope::RecordsReadShared) =>
+            {
+                Err(missing_scope(Scope::RecordsReadPublic))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writing records: a providing department's token only (谁提供谁负责); never a key.
+pub struct WriteRecords;
+
+impl Policy for WriteRecords {
+    fn check(caller: &Caller) -> Result<(), ApiError> {
+        caller.require_provider().map(|_| ())
+    }
+}
+
+/// Third-party submissions: a key with the given scope.
+pub struct KeyWithScope<const SCOPE: u8>;
+
+/// [`KeyWithScope`] for `evaluations:write`.
+pub type WriteEvaluations = KeyWithScope<0>;
+/// [`KeyWithScope`] for `findings:write`.
+pub type WriteFindings = KeyWithScope<1>;
+
+impl<const SCOPE: u8> Policy for KeyWithScope<SCOPE> {
+    fn check(caller: &Caller) -> Result<(), ApiError> {
+        let scope = if SCOPE == 0 {
+            Scope::EvaluationsWrite
+        } else {
+            Scope::FindingsWrite
+        };
+        match caller {
+            Caller::ApiKey { key } if key.key.scopes.contains(&scope) => Ok(()),
+            Caller::ApiKey { .. } => Err(missing_scope(scope)),
+            Caller::Anonymous => Err(api_key_required(scope)),
+            _ => Err(ApiError::forbidden(
+                "api_key_required",
+                "third-party submissions are made with the agency's API key, not a staff token",
+                "第三方报送须使用机构的 API 密钥，而非工作人员令牌",
+            )),
+        }
+    }
+}
+
+/// Node administration: an `admin` token.
+pub struct Admins;
+
+impl Policy for Admins {
+    fn check(caller: &Caller) -> Result<(), ApiError> {
+        match caller {
+            Caller::Admin { .. } => Ok(()),
+            Caller::ApiKey { .. } => Err(key_not_accepted()),
+            Caller::Anonymous => Err(ApiError::unauthenticated(
+                "authentication_required",
+                "this operation needs a bearer token with role admin",
+                "此操作需要 admin 角色的令牌",
+            )),
+            other => Err(ApiError::forbidden(
+                "role_not_allowed",
+                format!(
+                    "role '{}' cannot administer API keys; role admin can",
+                    other.kind()
+                ),
+                format!("角色“{}”不能管理 API 密钥，需要 admin 角色", other.kind()),
+            )),
+        }
+    }
+}
+
+/// Key usage: an administrator, or a key holder asking about its own key (checked by the
+/// handler, which knows the id).
+pub struct AdminsOrKeys;
+
+impl Policy for AdminsOrKeys {
+    fn check(caller: &Caller) -> Result<(), ApiError> {
+        match caller {
+            Caller::ApiKey { .. } => Ok(()),
+            other => Admins::check(other),
+        }
+    }
+}
+
+/// A caller that passed policy `P`.
+pub struct Authorized<P: Policy>(pub Caller, pub PhantomData<P>);
+
+impl<P: Policy> FromRequestParts<AppState> for Authorized<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        P::check(&caller)?;
+        Ok(Authorized(caller, PhantomData))
     }
 }

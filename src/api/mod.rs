@@ -4,10 +4,13 @@
 //! an operation cannot be served without being documented, and `tests/it/openapi.rs` fails when
 //! `openapi/openapi.json` drifts from it.
 
+pub mod admission;
 pub mod extract;
 pub mod health;
+pub mod keys;
 pub mod records;
 pub mod subjects;
+pub mod thirdparty;
 
 use std::time::Duration;
 
@@ -22,7 +25,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,13 +45,16 @@ pub const BEARER: &str = "bearer";
 node of the federated exchange: submit, correct and revoke records; read them with the visibility \
 each caller is entitled to.\n\nErrors are RFC 9457 `application/problem+json` with a stable `code` \
 and messages in English (`detail`) and Simplified Chinese (`detail_zh`).\n\nAuthentication: \
-`Authorization: Bearer <JWT>` (EdDSA). Without a token a caller sees the public view only.",
+`Authorization: Bearer <JWT>` (EdDSA) for the node's departments and staff; `X-API-Key` for \
+third parties and platforms. Without either a caller sees the public view only.",
         license(name = "Apache-2.0")
     ),
     modifiers(&SecurityAddon),
     tags(
         (name = "records", description = "Integrity records (信用记录): submit, correct, revoke, read"),
         (name = "subjects", description = "Subjects (主体): profile and records of one USCC or citizen ID"),
+        (name = "keys", description = "API keys of third parties and platforms (administrators)"),
+        (name = "third parties", description = "Evaluations and monitoring findings submitted by agencies with API keys"),
         (name = "operations", description = "Health and readiness")
     )
 )]
@@ -71,6 +77,13 @@ impl Modify for SecurityAddon {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "Key of a third-party agency or platform, `ixk_<prefix>_<secret>`, issued by the node's administrator. The scopes an operation needs are listed in its security requirement. Each key has a rate (requests/second, burst) and a daily quota (reset at midnight Asia/Shanghai); refusals are 429 with Retry-After, and answers carry RateLimit-Policy and RateLimit headers.",
+            ))),
+        );
     }
 }
 
@@ -83,6 +96,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(records::revoke_record))
         .routes(routes!(subjects::get_subject))
         .routes(routes!(subjects::list_subject_records))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(keys::rotate_key))
+        .routes(routes!(keys::get_key_usage))
+        .routes(routes!(thirdparty::create_evaluation))
+        .routes(routes!(thirdparty::create_finding))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }
@@ -109,6 +128,10 @@ pub fn router(state: AppState) -> Router {
             ApiError::from_status(StatusCode::METHOD_NOT_ALLOWED)
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
+        ))
         .layer(middleware::from_fn(crate::telemetry::track_metrics))
         .layer(
             ServiceBuilder::new()

@@ -11,7 +11,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::extract::{AppJson, Caller, RequestId};
+use super::extract::{AppJson, Authorized, Caller, ReadRecords, RequestId, WriteRecords};
 use crate::domain::record::{
     FieldError, Record, RecordDraft, RecordPatchDraft, RecordVersion, validate_reason,
 };
@@ -310,6 +310,7 @@ fn sees_restricted(caller: &Caller, record: &Record) -> bool {
         Caller::Anonymous => false,
         Caller::Provider { dept, .. } => dept == &record.data.source_dept,
         Caller::Supervisor { .. } | Caller::Admin { .. } => true,
+        Caller::ApiKey { .. } => false,
     }
 }
 
@@ -488,7 +489,7 @@ fn location(id: Uuid) -> HeaderMap {
         (status = 200, description = "A record with this source_record_id exists already; it is returned unchanged", body = RecordOut),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not a provider, wrong region, or source_dept of another department", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a provider, wrong region, an API key, or source_dept of another department", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, each listed in `errors`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database unavailable; nothing was written", body = Problem, content_type = "application/problem+json"),
@@ -496,7 +497,7 @@ fn location(id: Uuid) -> HeaderMap {
 )]
 pub async fn create_record(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized(caller, ..): Authorized<WriteRecords>,
     request_id: RequestId,
     AppJson(body): AppJson<RecordIn>,
 ) -> Result<Response, ApiError> {
@@ -571,7 +572,7 @@ pub async fn create_record(
 )]
 pub async fn create_records_batch(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized(caller, ..): Authorized<WriteRecords>,
     request_id: RequestId,
     AppJson(body): AppJson<RecordBatchIn>,
 ) -> Result<Response, ApiError> {
@@ -668,18 +669,20 @@ fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     path = "/api/v1/records/{id}",
     tag = "records",
     operation_id = "get_record",
-    security((), ("bearer" = [])),
+    security((), ("bearer" = []), ("api_key" = ["records:read:public"])),
     params(RecordPath),
     responses(
         (status = 200, description = "The record", body = RecordOut),
         (status = 400, description = "Malformed id", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Malformed, forged or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API key without records:read:public", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate or daily quota exceeded", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_record(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized(caller, ..): Authorized<ReadRecords>,
     request_id: RequestId,
     Path(path): Path<RecordPath>,
 ) -> Result<Json<RecordOut>, ApiError> {
@@ -756,7 +759,7 @@ fn reason_or_error(reason: Option<&str>) -> Result<String, ApiError> {
 )]
 pub async fn correct_record(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized(caller, ..): Authorized<WriteRecords>,
     request_id: RequestId,
     Path(path): Path<RecordPath>,
     AppJson(body): AppJson<CorrectionIn>,
@@ -833,7 +836,7 @@ pub async fn correct_record(
 )]
 pub async fn revoke_record(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized(caller, ..): Authorized<WriteRecords>,
     request_id: RequestId,
     Path(path): Path<RecordPath>,
     AppJson(body): AppJson<RevocationIn>,

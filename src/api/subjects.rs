@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{Caller, RequestId};
+use super::extract::{Authorized, Caller, ReadRecords, RequestId};
 use super::records::{RecordOut, record_out};
 use crate::domain::subject::SubjectCode;
 use crate::domain::vocab::{Domain, RecordKind, RecordStatus};
@@ -163,17 +163,19 @@ fn counts(
     path = "/api/v1/subjects/{code}",
     tag = "subjects",
     operation_id = "get_subject",
-    security((), ("bearer" = [])),
+    security((), ("bearer" = []), ("api_key" = ["records:read:public"])),
     params(SubjectPath),
     responses(
         (status = 200, description = "The profile", body = SubjectOut),
-        (status = 401, description = "Malformed, forged or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Malformed, forged or expired token or key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API key without records:read:public", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate or daily quota exceeded", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid USCC or citizen ID", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_subject(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized(caller, ..): Authorized<ReadRecords>,
     request_id: RequestId,
     Path(path): Path<SubjectPath>,
 ) -> Result<Json<SubjectOut>, ApiError> {
@@ -315,18 +317,20 @@ impl ListRecordsQuery {
     path = "/api/v1/subjects/{code}/records",
     tag = "subjects",
     operation_id = "list_subject_records",
-    security((), ("bearer" = [])),
+    security((), ("bearer" = []), ("api_key" = ["records:read:public"])),
     params(SubjectPath, ListRecordsQuery),
     responses(
         (status = 200, description = "One page of records", body = RecordListOut),
         (status = 400, description = "Unknown filter value, bad date, limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Malformed, forged or expired token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Malformed, forged or expired token or key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API key without records:read:public", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Rate or daily quota exceeded", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid USCC or citizen ID", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_subject_records(
     State(state): State<AppState>,
-    caller: Caller,
+    Authorized(caller, ..): Authorized<ReadRecords>,
     request_id: RequestId,
     Path(path): Path<SubjectPath>,
     query: Result<Query<ListRecordsQuery>, axum::extract::rejection::QueryRejection>,

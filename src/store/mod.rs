@@ -8,7 +8,10 @@
 //! memory); a second writer collides on the audit primary key rather than forking the chain.
 
 pub mod audit;
+pub mod bench;
 pub mod entities;
+pub mod journal;
+pub mod keys;
 pub mod records;
 
 use std::time::Duration;
@@ -101,6 +104,7 @@ fn is_unavailable(text: &str) -> bool {
 pub struct Store {
     db: DatabaseConnection,
     audit_head: Mutex<audit::ChainHead>,
+    journal: std::sync::OnceLock<journal::JournalWriter>,
 }
 
 /// How to connect.
@@ -142,6 +146,7 @@ impl Store {
         Ok(Store {
             db,
             audit_head: Mutex::new(audit::ChainHead::genesis()),
+            journal: std::sync::OnceLock::new(),
         })
     }
 
@@ -181,10 +186,5 @@ impl Store {
     pub async fn close(&self) -> Result<(), StoreError> {
         self.db.clone().close().await?;
         Ok(())
-    }
-
-    /// The raw connection for benchmarks in this crate that measure the database itself.
-    pub(crate) fn connection(&self) -> &DatabaseConnection {
-        &self.db
     }
 }

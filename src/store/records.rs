@@ -34,6 +34,9 @@ pub enum Visibility {
         /// The department's USCC.
         dept: String,
     },
+    /// A government key holder (API key with `records:read:shared`): public and shared levels,
+    /// publicly visible statuses; no department of its own.
+    Shared,
     /// Supervisors and administrators of this node: everything.
     Full,
 }
@@ -55,6 +58,12 @@ impl Visibility {
                     PublicationLevel::Shared.as_str(),
                 ]))
                 .add(records::Column::SourceDept.eq(dept.as_str())),
+            Visibility::Shared => Condition::all()
+                .add(records::Column::PublicationLevel.is_in([
+                    PublicationLevel::Public.as_str(),
+                    PublicationLevel::Shared.as_str(),
+                ]))
+                .add(records::Column::Status.is_in(public_statuses)),
             Visibility::Full => Condition::all(),
         }
     }
@@ -62,7 +71,7 @@ impl Visibility {
     /// Whether this caller may read the version history (the public sees the current version
     /// only: superseded versions may hold content that was corrected for being wrong).
     pub fn sees_history(&self) -> bool {
-        !matches!(self, Visibility::Public)
+        matches!(self, Visibility::Government { .. } | Visibility::Full)
     }
 }
 
@@ -293,6 +302,18 @@ impl Store {
                 created: true,
             });
         }
+        let journal = self.journal.get();
+        let first_seq = journal.map_or(0, |journal| journal.next_seq());
+        if let Some(journal) = journal {
+            let events = new_models
+                .iter()
+                .enumerate()
+                .map(|(i, model)| {
+                    journal.event(first_seq + i as i64, model, ChangeKind::Created, at)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            super::journal::insert_events(&txn, events).await?;
+        }
         for chunk in new_models.chunks(INSERT_CHUNK) {
             let versions = chunk
                 .iter()
@@ -324,6 +345,9 @@ impl Store {
         let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
         txn.commit().await?;
         *head = new_head;
+        if let Some(journal) = journal {
+            journal.committed_up_to(first_seq + n_created as i64 - 1);
+        }
         metrics::counter!("integrity_records_created_total").increment(n_created as u64);
         Ok(outcomes)
     }
@@ -428,9 +452,18 @@ impl Store {
         )?)
         .exec(&txn)
         .await?;
+        let journal = self.journal.get();
+        let seq = journal.map_or(0, |journal| journal.next_seq());
+        if let Some(journal) = journal {
+            let event = journal.event(seq, &model, change.change_kind, at)?;
+            super::journal::insert_events(&txn, vec![event]).await?;
+        }
         let new_head = audit::insert_after(&txn, &head, at, &audit_entry).await?;
         txn.commit().await?;
         *head = new_head;
+        if let Some(journal) = journal {
+            journal.committed_up_to(seq);
+        }
         Ok(record)
     }
 

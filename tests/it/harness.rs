@@ -331,3 +331,65 @@ pub async fn count_records(app: &TestApp, subject: &str) -> u64 {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     answer.body["counts"]["total"].as_u64().expect("total")
 }
+
+/// An agency (enterprise-type holder) USCC used for third-party keys.
+pub const AGENCY: &str = "91445122MA4W123460";
+
+impl TestApp {
+    /// Issues a key through the admin API; returns (id, secret).
+    pub async fn issue_key(
+        &self,
+        scopes: &[&str],
+        rate: u32,
+        burst: u32,
+        quota: u64,
+    ) -> (String, String) {
+        self.issue_key_for(AGENCY, scopes, rate, burst, quota).await
+    }
+
+    /// Issues a key for a given holder.
+    pub async fn issue_key_for(
+        &self,
+        holder_uscc: &str,
+        scopes: &[&str],
+        rate: u32,
+        burst: u32,
+        quota: u64,
+    ) -> (String, String) {
+        let admin = self.token(Role::Admin, None);
+        let answer = self
+            .post(
+                "/api/v1/keys",
+                Some(&admin),
+                &json!({
+                    "holder_name": "潮州市某信用服务有限公司", "holder_uscc": holder_uscc,
+                    "contact": "李四 0768-0000000", "scopes": scopes,
+                    "rate_per_second": rate, "burst": burst, "daily_quota": quota
+                }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        (
+            answer.body["key"]["id"].as_str().unwrap().to_owned(),
+            answer.body["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Sends a request with an API key.
+    pub async fn call_with_key(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<&Value>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base_url))
+            .header("x-api-key", key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        into_answer(request.send().await.expect("request reaches the node")).await
+    }
+}

@@ -1,10 +1,17 @@
 //! The one integration-test binary (matklad, "Delete Cargo Integration Tests"): every test
 //! starts a real node on port 0 and talks to it over HTTP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking; helpers outside #[test] functions included"
+)]
 
 mod audit;
 mod auth;
 mod cli;
+mod gateway;
 mod harness;
+mod journal;
 mod openapi;
 mod operations;
 mod records;

@@ -3,6 +3,11 @@
 //! (They were written by hand in that shape to keep sea-orm-cli, a large build, out of the
 //! toolchain; regenerating them must give the same files.)
 
+pub mod api_key_usage;
+pub mod api_keys;
 pub mod audit_log;
+pub mod evaluations;
+pub mod findings;
+pub mod journal_events;
 pub mod record_versions;
 pub mod records;

@@ -1,0 +1,296 @@
+//! Open API gateway: API keys (only a hash of the secret is stored), daily usage per key, and
+//! third-party submissions (evaluations, monitoring findings), which are kept apart from
+//! official records by construction.
+
+use sea_orm_migration::prelude::*;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261122_000003_create_gateway"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiKeys::Table)
+                    .col(
+                        ColumnDef::new(ApiKeys::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(ApiKeys::Prefix).string_len(16).not_null())
+                    .col(
+                        ColumnDef::new(ApiKeys::SecretHash)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeys::HolderName)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeys::HolderUscc)
+                            .string_len(18)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ApiKeys::Contact).string_len(200).not_null())
+                    .col(ColumnDef::new(ApiKeys::Scopes).text().not_null())
+                    .col(ColumnDef::new(ApiKeys::RatePerSecond).integer().not_null())
+                    .col(ColumnDef::new(ApiKeys::Burst).integer().not_null())
+                    .col(ColumnDef::new(ApiKeys::DailyQuota).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(ApiKeys::ExpiresAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeys::RevokedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .col(ColumnDef::new(ApiKeys::ReplacedBy).string_len(36).null())
+                    .col(
+                        ColumnDef::new(ApiKeys::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeys::CreatedBy)
+                            .string_len(128)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeys::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_api_keys_prefix")
+                    .table(ApiKeys::Table)
+                    .col(ApiKeys::Prefix)
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ApiKeyUsage::Table)
+                    .col(ColumnDef::new(ApiKeyUsage::KeyId).string_len(36).not_null())
+                    .col(ColumnDef::new(ApiKeyUsage::Day).date().not_null())
+                    .col(
+                        ColumnDef::new(ApiKeyUsage::Requests)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeyUsage::RefusedRate)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(ApiKeyUsage::RefusedQuota)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .primary_key(
+                        Index::create()
+                            .name("pk_api_key_usage")
+                            .col(ApiKeyUsage::KeyId)
+                            .col(ApiKeyUsage::Day),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Evaluations::Table)
+                    .col(
+                        ColumnDef::new(Evaluations::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Evaluations::KeyId).string_len(36).not_null())
+                    .col(
+                        ColumnDef::new(Evaluations::AgencyUscc)
+                            .string_len(18)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Evaluations::AgencyName)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Evaluations::TargetKind)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Evaluations::TargetCode)
+                            .string_len(18)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Evaluations::TargetName)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Evaluations::PeriodStart).date().not_null())
+                    .col(ColumnDef::new(Evaluations::PeriodEnd).date().not_null())
+                    .col(ColumnDef::new(Evaluations::Score).double().not_null())
+                    .col(ColumnDef::new(Evaluations::Grade).string_len(16).not_null())
+                    .col(ColumnDef::new(Evaluations::Indicators).json().not_null())
+                    .col(ColumnDef::new(Evaluations::Method).text().not_null())
+                    .col(ColumnDef::new(Evaluations::ValidUntil).date().not_null())
+                    .col(
+                        ColumnDef::new(Evaluations::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Findings::Table)
+                    .col(
+                        ColumnDef::new(Findings::Id)
+                            .string_len(36)
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(Findings::KeyId).string_len(36).not_null())
+                    .col(
+                        ColumnDef::new(Findings::AgencyUscc)
+                            .string_len(18)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Findings::AgencyName)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Findings::SubjectCode)
+                            .string_len(18)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Findings::SubjectName)
+                            .string_len(200)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(Findings::Domain).string_len(48).not_null())
+                    .col(ColumnDef::new(Findings::ObservedOn).date().not_null())
+                    .col(ColumnDef::new(Findings::Summary).text().not_null())
+                    .col(ColumnDef::new(Findings::Evidence).text().not_null())
+                    .col(
+                        ColumnDef::new(Findings::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Findings::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Evaluations::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ApiKeyUsage::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ApiKeys::Table).to_owned())
+            .await?;
+        Ok(())
+    }
+}
+
+#[derive(DeriveIden)]
+enum ApiKeys {
+    Table,
+    Id,
+    Prefix,
+    SecretHash,
+    HolderName,
+    HolderUscc,
+    Contact,
+    Scopes,
+    RatePerSecond,
+    Burst,
+    DailyQuota,
+    ExpiresAt,
+    RevokedAt,
+    ReplacedBy,
+    CreatedAt,
+    CreatedBy,
+    UpdatedAt,
+}
+
+#[derive(DeriveIden)]
+enum ApiKeyUsage {
+    Table,
+    KeyId,
+    Day,
+    Requests,
+    RefusedRate,
+    RefusedQuota,
+}
+
+#[derive(DeriveIden)]
+enum Evaluations {
+    Table,
+    Id,
+    KeyId,
+    AgencyUscc,
+    AgencyName,
+    TargetKind,
+    TargetCode,
+    TargetName,
+    PeriodStart,
+    PeriodEnd,
+    Score,
+    Grade,
+    Indicators,
+    Method,
+    ValidUntil,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum Findings {
+    Table,
+    Id,
+    KeyId,
+    AgencyUscc,
+    AgencyName,
+    SubjectCode,
+    SubjectName,
+    Domain,
+    ObservedOn,
+    Summary,
+    Evidence,
+    CreatedAt,
+}

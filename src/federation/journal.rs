@@ -1,0 +1,206 @@
+//! The upward journal's format: what an event says and how its origin signs it.
+//!
+//! An event is one record change (create, correction, revocation …) at its origin node. Its
+//! signature covers the origin region, the per-origin sequence number, the record id and
+//! version, the kind of change and the SHA-256 of the payload text, each length-prefixed, so
+//! the event can be verified offline with the origin's Ed25519 public key long after it was
+//! relayed through every level above it.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use rustls::pki_types::PrivatePkcs8KeyDer;
+use rustls::pki_types::pem::PemObject;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// File name of the generated development signing key inside the data directory.
+pub const DEV_SIGNING_KEY_FILE: &str = "dev-signing-ed25519.pem";
+
+/// A node's Ed25519 event-signing key.
+pub struct SigningKey {
+    pair: Ed25519KeyPair,
+    public_b64: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("public", &self.public_b64)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Problems with a signing key.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningKeyError {
+    /// The file could not be read or written.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        message: String,
+    },
+}
+
+fn file_error(path: &Path, message: impl std::fmt::Display) -> SigningKeyError {
+    SigningKeyError::File {
+        path: path.to_owned(),
+        message: message.to_string(),
+    }
+}
+
+impl SigningKey {
+    /// Reads a PKCS#8 PEM Ed25519 private key.
+    pub fn from_pem_file(path: &Path) -> Result<SigningKey, SigningKeyError> {
+        let pem = std::fs::read(path).map_err(|e| file_error(path, e))?;
+        Self::from_pem(&pem).map_err(|message| file_error(path, message))
+    }
+
+    fn from_pem(pem: &[u8]) -> Result<SigningKey, String> {
+        let der = PrivatePkcs8KeyDer::from_pem_slice(pem)
+            .map_err(|_| "not a PKCS#8 PEM private key".to_owned())?;
+        // rcgen and openssl write PKCS#8 v1 (no embedded public key); ring derives it.
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.secret_pkcs8_der())
+            .map_err(|_| "not an Ed25519 private key".to_owned())?;
+        let public_b64 = STANDARD.encode(pair.public_key().as_ref());
+        Ok(SigningKey { pair, public_b64 })
+    }
+
+    /// Reads the development key from `data_dir`, creating it (mode 0600) on first use.
+    pub fn development(data_dir: &Path) -> Result<(SigningKey, PathBuf), SigningKeyError> {
+        let path = data_dir.join(DEV_SIGNING_KEY_FILE);
+        if path.exists() {
+            return Ok((Self::from_pem_file(&path)?, path));
+        }
+        std::fs::create_dir_all(data_dir).map_err(|e| file_error(data_dir, e))?;
+        let key =
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|e| file_error(&path, e))?;
+        crate::auth::write_private(&path, &key.serialize_pem())
+            .map_err(|e| file_error(&path, e))?;
+        Ok((Self::from_pem_file(&path)?, path))
+    }
+
+    /// Signs bytes.
+    pub fn sign(&self, message: &[u8]) -> String {
+        STANDARD.encode(self.pair.sign(message).as_ref())
+    }
+
+    /// The public key, base64 (32 bytes).
+    pub fn public_key_b64(&self) -> &str {
+        &self.public_b64
+    }
+}
+
+/// The fields an event signature covers.
+#[derive(Clone, Copy, Debug)]
+pub struct EventHeader<'a> {
+    /// Origin region code (6 digits).
+    pub origin: &'a str,
+    /// Sequence number at the origin (1, 2, 3 … without gaps).
+    pub seq: i64,
+    /// Record id.
+    pub record_id: Uuid,
+    /// Record version after the change.
+    pub record_version: i32,
+    /// Kind of change.
+    pub change_kind: &'a str,
+}
+
+/// The exact bytes an origin signs for an event.
+pub fn signing_bytes(header: EventHeader<'_>, payload: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    let mut field = |bytes: &[u8]| {
+        out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        out.extend_from_slice(bytes);
+    };
+    field(b"integrity-exchange/event/v1");
+    field(header.origin.as_bytes());
+    field(&header.seq.to_be_bytes());
+    field(header.record_id.as_bytes());
+    field(&header.record_version.to_be_bytes());
+    field(header.change_kind.as_bytes());
+    field(&Sha256::digest(payload.as_bytes()));
+    out
+}
+
+/// Verifies an event signature with a base64 Ed25519 public key.
+pub fn verify(
+    public_key_b64: &str,
+    header: EventHeader<'_>,
+    payload: &str,
+    signature_b64: &str,
+) -> bool {
+    let (Ok(public), Ok(signature)) = (
+        STANDARD.decode(public_key_b64),
+        STANDARD.decode(signature_b64),
+    ) else {
+        return false;
+    };
+    UnparsedPublicKey::new(&ED25519, public)
+        .verify(&signing_bytes(header, payload), &signature)
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_covers_every_header_field_and_the_payload() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let (key, _) = SigningKey::development(dir.path()).unwrap();
+        let id = Uuid::now_v7();
+        let header = EventHeader {
+            origin: "445122",
+            seq: 7,
+            record_id: id,
+            record_version: 2,
+            change_kind: "corrected",
+        };
+        let signature = key.sign(&signing_bytes(header, "{\"a\":1}"));
+        assert!(verify(
+            key.public_key_b64(),
+            header,
+            "{\"a\":1}",
+            &signature
+        ));
+        assert!(!verify(
+            key.public_key_b64(),
+            header,
+            "{\"a\":2}",
+            &signature
+        ));
+        for changed in [
+            EventHeader {
+                origin: "445100",
+                ..header
+            },
+            EventHeader { seq: 8, ..header },
+            EventHeader {
+                record_version: 3,
+                ..header
+            },
+            EventHeader {
+                change_kind: "revoked",
+                ..header
+            },
+        ] {
+            assert!(!verify(
+                key.public_key_b64(),
+                changed,
+                "{\"a\":1}",
+                &signature
+            ));
+        }
+        let (again, _) = SigningKey::development(dir.path()).unwrap();
+        assert_eq!(
+            again.public_key_b64(),
+            key.public_key_b64(),
+            "the key persists"
+        );
+    }
+}
