@@ -23,6 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -30,7 +31,9 @@ use tower::ServiceExt;
 use crate::auth::{KeySource, TokenKeys};
 use crate::config::Settings;
 use crate::domain::clock::Clock;
+use crate::federation::identity::{client_config, server_config_with_client_auth};
 use crate::federation::journal::SigningKey;
+use crate::federation::outbox::{FederationState, Outbox};
 use crate::gateway::{AnonymousLimits, Gateway, shanghai_day};
 use crate::state::AppState;
 use crate::store::{ConnectSettings, Store};
@@ -58,6 +61,12 @@ pub struct Application {
 /// Opens the store described by `settings`: connects, and migrates embedded SQLite when
 /// `database.auto_migrate` is set. Refuses to run against a database with pending migrations.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    prepare_data_dir(settings)?;
+    open_prepared_store(settings).await
+}
+
+/// Creates the data directory of embedded SQLite.
+pub fn prepare_data_dir(settings: &Settings) -> anyhow::Result<()> {
     if settings.is_sqlite() {
         std::fs::create_dir_all(&settings.node.data_dir).with_context(|| {
             format!(
@@ -66,6 +75,25 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
             )
         })?;
     }
+    Ok(())
+}
+
+/// Opens an existing database without creating anything: for tools that inspect (`audit
+/// verify`, `keys`), so a mistyped data directory is an error, not a fresh empty database.
+pub async fn open_existing_store(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.is_sqlite() {
+        let path = settings.node.data_dir.join("integrity.sqlite3");
+        if settings.database.url.expose_secret().is_empty() && !path.exists() {
+            anyhow::bail!(
+                "node.data_dir: no database at {}; check --config or INTEGRITY_NODE__DATA_DIR",
+                path.display()
+            );
+        }
+    }
+    open_prepared_store(settings).await
+}
+
+async fn open_prepared_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::connect(&ConnectSettings {
         url: settings.database_url(),
         max_connections: settings.database.max_connections,
@@ -135,6 +163,11 @@ impl Application {
             );
         }
         let tls = match settings.tls_paths()? {
+            Some((cert, key)) if !settings.federation.ca_path.as_os_str().is_empty() => {
+                let config =
+                    server_config_with_client_auth(&cert, &key, &settings.federation.ca_path)?;
+                Some(TlsAcceptor::from(Arc::new(config)))
+            }
             Some((cert, key)) => Some(tls_acceptor(&cert, &key)?),
             None => None,
         };
@@ -167,6 +200,7 @@ impl Application {
             clock,
             tokens: Arc::new(tokens),
             gateway: Arc::new(gateway),
+            federation: Arc::new(FederationState::default()),
             metrics: crate::telemetry::metrics_handle(),
         };
         let router = crate::api::router(state.clone());
@@ -209,7 +243,10 @@ impl Application {
             ..
         } = self;
         let (stop_maintenance, maintenance_stopped) = tokio::sync::watch::channel(false);
-        let maintenance = tokio::spawn(maintain_gateway(state.clone(), maintenance_stopped));
+        let maintenance =
+            tokio::spawn(maintain_gateway(state.clone(), maintenance_stopped.clone()));
+        let outbox =
+            parent_outbox(&state)?.map(|outbox| tokio::spawn(outbox.run(maintenance_stopped)));
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
         tokio::pin!(shutdown);
@@ -227,26 +264,39 @@ impl Application {
                 () = &mut shutdown => break,
             };
             let _ = stream.set_nodelay(true);
-            let service = router
-                .clone()
-                .map_request(move |mut request: Request<Incoming>| {
-                    request.extensions_mut().insert(ConnectInfo(peer));
-                    request
-                });
-            let service = TowerToHyperService::new(service);
+            let router = router.clone();
             let builder = builder.clone();
             let watcher = graceful.watcher();
             let tls = tls.clone();
             tokio::spawn(async move {
+                let service = |certificate: Option<PeerCertificate>| {
+                    TowerToHyperService::new(router.map_request(
+                        move |mut request: Request<Incoming>| {
+                            request.extensions_mut().insert(ConnectInfo(peer));
+                            if let Some(certificate) = &certificate {
+                                request.extensions_mut().insert(certificate.clone());
+                            }
+                            request
+                        },
+                    ))
+                };
                 let result = match tls {
                     Some(acceptor) => {
                         match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
                             .await
                         {
                             Ok(Ok(tls_stream)) => {
+                                // The chain was verified against the federation CA during the
+                                // handshake; handlers read the region from the leaf.
+                                let certificate = tls_stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|chain| chain.first())
+                                    .map(|leaf| PeerCertificate(Arc::from(leaf.as_ref())));
                                 let connection = builder.serve_connection_with_upgrades(
                                     TokioIo::new(tls_stream),
-                                    service,
+                                    service(certificate),
                                 );
                                 watcher.watch(connection.into_owned()).await
                             }
@@ -258,8 +308,8 @@ impl Application {
                         }
                     }
                     None => {
-                        let connection =
-                            builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        let connection = builder
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service(None));
                         watcher.watch(connection.into_owned()).await
                     }
                 };
@@ -277,6 +327,9 @@ impl Application {
         }
         let _ = stop_maintenance.send(true);
         let _ = maintenance.await;
+        if let Some(outbox) = outbox {
+            let _ = outbox.await;
+        }
         flush_usage(&state).await;
         if let Err(error) = state.store.close().await {
             tracing::warn!(error = %error, "closing the database pool failed");
@@ -339,6 +392,42 @@ async fn maintain_gateway(state: AppState, mut stopped: tokio::sync::watch::Rece
             _ = stopped.changed() => break,
         }
     }
+}
+
+/// The verified client certificate of a TLS connection (DER of the leaf), in request
+/// extensions when the client presented one.
+#[derive(Clone, Debug)]
+pub struct PeerCertificate(pub Arc<[u8]>);
+
+/// The push loop to the parent, if one is configured.
+fn parent_outbox(state: &AppState) -> anyhow::Result<Option<Outbox>> {
+    let settings = &state.settings;
+    let federation = &settings.federation;
+    if federation.parent_url.is_empty() {
+        return Ok(None);
+    }
+    let Some((cert, key)) = settings.tls_paths()? else {
+        anyhow::bail!("federation.parent_url needs tls.cert_path and tls.key_path");
+    };
+    let tls = client_config(&cert, &key, &federation.ca_path)?;
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .context("building the federation client")?;
+    let clock = state.clock.clone();
+    Ok(Some(Outbox {
+        store: state.store.clone(),
+        region: state.region,
+        parent_url: federation.parent_url.trim_end_matches('/').to_owned(),
+        client,
+        status: state.federation.clone(),
+        batch_size: federation.batch_size,
+        idle: Duration::from_millis(federation.push_interval_ms),
+        max_backoff: Duration::from_secs(federation.max_backoff_secs),
+        now: Arc::new(move || clock.now()),
+    }))
 }
 
 /// Resolves on SIGINT or SIGTERM.

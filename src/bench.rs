@@ -184,9 +184,10 @@ impl std::fmt::Display for IngestReport {
         writeln!(f, "  ratio       {:.2}x (API / baseline){target}", self.ratio())?;
         writeln!(
             f,
-            "  checked     node db: records={} record_versions={} audit_log={}; baseline db: records={} record_versions={}",
+            "  checked     node db: records={} record_versions={} journal_events={} audit_log={}; baseline db: records={} record_versions={}",
             self.api_counts.records,
             self.api_counts.record_versions,
+            self.api_counts.journal_events,
             self.api_counts.audit_log,
             self.baseline_counts.records,
             self.baseline_counts.record_versions

@@ -138,6 +138,18 @@ pub struct GatewaySettings {
 pub struct FederationSettings {
     /// Ed25519 event-signing key (PEM); empty = development key.
     pub signing_key: PathBuf,
+    /// Federation CA (PEM); empty = no node-to-node TLS.
+    pub ca_path: PathBuf,
+    /// Parent node base URL; empty = none.
+    pub parent_url: String,
+    /// Regions allowed to push here; empty = direct children in GB/T 2260.
+    pub children: Vec<String>,
+    /// Idle poll interval of the push loop.
+    pub push_interval_ms: u64,
+    /// Events per pushed batch.
+    pub batch_size: u64,
+    /// Cap of the push back-off.
+    pub max_backoff_secs: u64,
 }
 
 /// `[log]`.
@@ -317,6 +329,55 @@ impl Settings {
             return Err(invalid(
                 "federation.signing_key",
                 format!("{} cannot be read", signing_key.display()),
+            ));
+        }
+        let federation = &self.federation;
+        if !federation.ca_path.as_os_str().is_empty() {
+            if std::fs::metadata(&federation.ca_path).is_err() {
+                return Err(invalid(
+                    "federation.ca_path",
+                    format!("{} cannot be read", federation.ca_path.display()),
+                ));
+            }
+            if tls.is_none() {
+                return Err(invalid(
+                    "federation.ca_path",
+                    "node-to-node TLS needs this node's certificate: set tls.cert_path and tls.key_path",
+                ));
+            }
+        }
+        if !federation.parent_url.is_empty() {
+            if !federation.parent_url.starts_with("https://") {
+                return Err(invalid(
+                    "federation.parent_url",
+                    "the parent is reached over mutual TLS: use an https:// URL",
+                ));
+            }
+            if federation.ca_path.as_os_str().is_empty() {
+                return Err(invalid(
+                    "federation.parent_url",
+                    "pushing to a parent needs federation.ca_path (the federation CA)",
+                ));
+            }
+        }
+        for child in &federation.children {
+            if RegionCode::parse(child).is_err() {
+                return Err(invalid(
+                    "federation.children",
+                    format!("'{child}' is not a GB/T 2260 region code"),
+                ));
+            }
+        }
+        if federation.batch_size == 0 || federation.batch_size > 2_000 {
+            return Err(invalid(
+                "federation.batch_size",
+                "must be between 1 and 2000",
+            ));
+        }
+        if federation.push_interval_ms < 10 || federation.max_backoff_secs == 0 {
+            return Err(invalid(
+                "federation.push_interval_ms",
+                "push_interval_ms must be at least 10 and max_backoff_secs at least 1",
             ));
         }
         if !matches!(self.log.format.as_str(), "pretty" | "json") {

@@ -20,7 +20,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "type": "https://integrity-exchange.cn/problems/validation_failed",
-    "title": "Unprocessable Content",
+    "title": "Unprocessable Entity",
     "status": 422,
     "code": "validation_failed",
     "detail": "the record has 1 invalid field",

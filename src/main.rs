@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use integrity_exchange::app::{Application, install_crypto_provider, open_store, shutdown_signal};
+use integrity_exchange::app::{Application, install_crypto_provider, shutdown_signal};
 use integrity_exchange::auth::{KeySource, Role, TokenKeys};
 use integrity_exchange::config::Settings;
 use integrity_exchange::domain::clock::{Clock, SystemClock};
@@ -64,6 +64,12 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Federation PKI: create a CA and issue region-bound node certificates (demos, tests,
+    /// small deployments; production may bring its own CA).
+    Pki {
+        #[command(subcommand)]
+        command: integrity_exchange::federation::pki::PkiCommand,
     },
     /// Benchmarks of a node started in-process on a fresh database (build with --release).
     Bench {
@@ -142,11 +148,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             init_tracing(&settings.log);
             settings.validate()?;
-            let mut migrate_settings = settings.clone();
-            migrate_settings.database.auto_migrate = true;
+            integrity_exchange::app::prepare_data_dir(&settings)?;
             let store = integrity_exchange::store::Store::connect(
                 &integrity_exchange::store::ConnectSettings {
-                    url: migrate_settings.database_url(),
+                    url: settings.database_url(),
                     max_connections: 1,
                     acquire_timeout: std::time::Duration::from_secs(
                         settings.database.acquire_timeout_secs,
@@ -202,13 +207,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Pki { command } => {
+            say(&integrity_exchange::federation::pki::run(
+                command,
+                SystemClock.now(),
+            )?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench { command } => {
             integrity_exchange::bench::run(command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keys { command } => {
             settings.validate()?;
-            let store = open_store(&settings).await?;
+            let store = integrity_exchange::app::open_existing_store(&settings).await?;
             integrity_exchange::admin::keys(command, &settings, &store, SystemClock.now()).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -216,7 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Verify,
         } => {
             settings.validate()?;
-            let store = open_store(&settings).await?;
+            let store = integrity_exchange::app::open_existing_store(&settings).await?;
             let report = store.verify_audit_chain().await?;
             match report.first_error {
                 None => {

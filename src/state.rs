@@ -8,6 +8,7 @@ use crate::auth::TokenKeys;
 use crate::config::Settings;
 use crate::domain::clock::Clock;
 use crate::domain::region::RegionCode;
+use crate::federation::outbox::FederationState;
 use crate::gateway::Gateway;
 use crate::store::Store;
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     /// API keys, rates and quotas.
     pub gateway: Arc<Gateway>,
+    /// Federation link status.
+    pub federation: Arc<FederationState>,
     /// Prometheus renderer.
     pub metrics: PrometheusHandle,
 }

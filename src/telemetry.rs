@@ -32,8 +32,14 @@ pub fn init_tracing(settings: &LogSettings) {
             )
             .try_init()
     } else {
+        // Colour only for a person at a terminal, never into files or journald.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
         registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr),
+            )
             .try_init()
     };
 }

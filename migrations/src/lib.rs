@@ -10,6 +10,7 @@ mod m20261122_000001_create_records;
 mod m20261122_000002_create_audit_log;
 mod m20261122_000003_create_gateway;
 mod m20261122_000004_create_journal;
+mod m20261122_000005_create_federation;
 
 /// All migrations of the node, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_audit_log::Migration),
             Box::new(m20261122_000003_create_gateway::Migration),
             Box::new(m20261122_000004_create_journal::Migration),
+            Box::new(m20261122_000005_create_federation::Migration),
         ]
     }
 }

@@ -242,7 +242,52 @@ pub async fn admit(State(state): State<AppState>, mut request: Request, next: Ne
                 record_refusal(&state, &refusal, Some(peer), &request_id).await;
                 return refusal_problem(&refusal).into_response();
             }
-            next.run(request).await
+            let method = request.method().clone();
+            let path = request.uri().path().to_owned();
+            let response = next.run(request).await;
+            if matches!(
+                response.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+            ) {
+                let code = response
+                    .extensions()
+                    .get::<crate::error::ProblemCode>()
+                    .map_or("denied", |code| code.0);
+                audit_denial(&state, code, &method, &path, peer, &request_id).await;
+            }
+            response
         }
+    }
+}
+
+/// Audits a request refused for its credentials or rights (401/403), at most once a minute per
+/// address, code and route, so refusals are attributable without a flood filling the trail.
+async fn audit_denial(
+    state: &AppState,
+    code: &'static str,
+    method: &axum::http::Method,
+    path: &str,
+    peer: Option<SocketAddr>,
+    request_id: &str,
+) {
+    let actor = peer.map_or_else(|| "unknown".to_owned(), |peer| format!("ip:{}", peer.ip()));
+    let now = state.clock.now();
+    if !state
+        .gateway
+        .should_audit_refusal(&format!("{actor}/{code}/{method}/{path}"), now)
+    {
+        return;
+    }
+    let entry = AuditEntry {
+        actor_kind: "unverified".to_owned(),
+        actor_id: actor,
+        action: "request.refuse".to_owned(),
+        resource: format!("{method} {path}"),
+        outcome: code.to_owned(),
+        request_id: request_id.to_owned(),
+        detail: "further refusals of this kind within a minute are counted, not audited".to_owned(),
+    };
+    if let Err(error) = state.store.audit(now, &entry).await {
+        tracing::warn!(error = %error, "auditing a refused request failed");
     }
 }

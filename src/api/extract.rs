@@ -236,6 +236,30 @@ impl FromRequestParts<AppState> for Caller {
                             ),
                         )
                     })?;
+                // A provider is a department of this node's region: its USCC's registering
+                // region (characters 3–8) must lie in this node's subtree. An abolished or
+                // unknown registering code cannot be placed, so it is refused too.
+                let in_region = dept
+                    .registration_region()
+                    .is_some_and(|registered| state.region.is_same_or_ancestor_of(registered));
+                if !in_region {
+                    return Err(auth_failure(
+                        "dept_outside_region",
+                        ApiError::forbidden(
+                            "dept_outside_region",
+                            format!(
+                                "department {} is registered in region {}, outside this node's region {node_region}; it submits to the node of its own region",
+                                dept.as_str(),
+                                dept.region_part()
+                            ),
+                            format!(
+                                "部门 {} 登记于行政区划 {}，不属于本节点 {node_region}，应向其所在地节点报送",
+                                dept.as_str(),
+                                dept.region_part()
+                            ),
+                        ),
+                    ));
+                }
                 Caller::Provider {
                     sub: claims.sub,
                     dept,

@@ -6,6 +6,7 @@
 
 pub mod admission;
 pub mod extract;
+pub mod federation;
 pub mod health;
 pub mod keys;
 pub mod records;
@@ -47,7 +48,6 @@ each caller is entitled to.\n\nErrors are RFC 9457 `application/problem+json` wi
 and messages in English (`detail`) and Simplified Chinese (`detail_zh`).\n\nAuthentication: \
 `Authorization: Bearer <JWT>` (EdDSA) for the node's departments and staff; `X-API-Key` for \
 third parties and platforms. Without either a caller sees the public view only.",
-        license(name = "Apache-2.0")
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -55,6 +55,7 @@ third parties and platforms. Without either a caller sees the public view only."
         (name = "subjects", description = "Subjects (主体): profile and records of one USCC or citizen ID"),
         (name = "keys", description = "API keys of third parties and platforms (administrators)"),
         (name = "third parties", description = "Evaluations and monitoring findings submitted by agencies with API keys"),
+        (name = "federation", description = "Node-to-node exchange over mutual TLS, and its status"),
         (name = "operations", description = "Health and readiness")
     )
 )]
@@ -76,6 +77,14 @@ impl Modify for SecurityAddon {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "mtls",
+            SecurityScheme::MutualTls {
+                description: Some("Node certificate issued by the federation CA (`integrity-node pki issue`); the node's GB/T 2260 region is bound to it as the SAN URI urn:integrity-exchange:region:<code>.".to_owned()),
+                deprecated: None,
+                extensions: None,
+            },
         );
         components.add_security_scheme(
             "api_key",
@@ -102,6 +111,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::get_key_usage))
         .routes(routes!(thirdparty::create_evaluation))
         .routes(routes!(thirdparty::create_finding))
+        .routes(routes!(federation::push_events))
+        .routes(routes!(federation::get_watermarks))
+        .routes(routes!(federation::get_federation_status))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -41,7 +41,8 @@ impl Clock for SystemClock {
             clippy::disallowed_methods,
             reason = "SystemClock is the one place the wall clock is read"
         )]
-        OffsetDateTime::now_utc()
+        let now = OffsetDateTime::now_utc();
+        to_micros(now)
     }
 }
 
@@ -84,6 +85,13 @@ impl Clock for FixedClock {
     fn now(&self) -> OffsetDateTime {
         *self.lock()
     }
+}
+
+/// Drops sub-microsecond precision. PostgreSQL keeps microseconds, so a timestamp that is
+/// hashed (audit chain) or compared after a round trip must not carry nanoseconds.
+pub fn to_micros(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(at)
 }
 
 #[cfg(test)]

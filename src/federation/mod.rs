@@ -2,4 +2,8 @@
 //! event format and signatures, the federation PKI and how a peer's region is read from its
 //! certificate.
 
+pub mod identity;
 pub mod journal;
+pub mod outbox;
+pub mod pki;
+pub mod wire;

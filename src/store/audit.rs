@@ -50,6 +50,8 @@ pub(super) async fn insert_after(
     at: OffsetDateTime,
     entry: &AuditEntry,
 ) -> Result<ChainHead, StoreError> {
+    // The hash must cover exactly what the database keeps (microseconds on PostgreSQL).
+    let at = crate::domain::clock::to_micros(at);
     let seq = head.seq + 1;
     let hash = row_hash(seq, at, entry, &head.hash);
     audit_log::Entity::insert(audit_log::ActiveModel {

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::entities::{audit_log, record_versions, records};
+use super::entities::{audit_log, journal_events, record_versions, records};
 use super::{Store, StoreError};
 use crate::domain::record::RecordData;
 use crate::domain::region::RegionCode;
@@ -239,6 +239,8 @@ pub struct TableCounts {
     pub record_versions: u64,
     /// Rows in `audit_log`.
     pub audit_log: u64,
+    /// Rows in `journal_events`.
+    pub journal_events: u64,
 }
 
 fn sqlx_error(error: sqlx::Error) -> StoreError {
@@ -467,13 +469,13 @@ impl Store {
         })
     }
 
-    /// Row counts of `records`, `record_versions` and `audit_log` (to check a benchmark wrote
-    /// what it claims).
+    /// Row counts of the tables an ingest writes (to check a benchmark wrote what it claims).
     pub(crate) async fn table_counts(&self) -> Result<TableCounts, StoreError> {
         Ok(TableCounts {
             records: records::Entity::find().count(&self.db).await?,
             record_versions: record_versions::Entity::find().count(&self.db).await?,
             audit_log: audit_log::Entity::find().count(&self.db).await?,
+            journal_events: journal_events::Entity::find().count(&self.db).await?,
         })
     }
 

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod bench;
 pub mod entities;
+pub mod federation;
 pub mod journal;
 pub mod keys;
 pub mod records;

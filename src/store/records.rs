@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Statement, TransactionTrait,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -242,6 +243,40 @@ fn version_row(
     })
 }
 
+/// The stored records of `dept` whose source record id is one of `keys`.
+///
+/// On PostgreSQL this probes the unique index `uq_records_source` once per key (a LATERAL join
+/// over the key array), whatever the statistics say. The plain `source_dept = $1 AND
+/// source_record_id IN ($2, …)` lets the planner, when the table has no or stale statistics (a
+/// new or bulk-loaded table before autovacuum analyses it), use the index for the department
+/// only and filter every row of the department against the 1,000 parameters: seconds per batch
+/// at 10^5 rows (`integrity-node bench ingest`, BENCHMARKS.md). SQLite always uses the index for
+/// the IN list.
+async fn find_by_source(
+    txn: &DatabaseTransaction,
+    dept: &Uscc,
+    keys: &[String],
+) -> Result<Vec<records::Model>, StoreError> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        let lookup = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT r.* FROM unnest($2::text[]) AS k(source_record_id) \
+             CROSS JOIN LATERAL (SELECT * FROM records WHERE source_dept = $1 \
+             AND source_record_id = k.source_record_id LIMIT 1) AS r",
+            [dept.as_str().into(), keys.to_vec().into()],
+        );
+        return Ok(records::Entity::find()
+            .from_raw_sql(lookup)
+            .all(txn)
+            .await?);
+    }
+    Ok(records::Entity::find()
+        .filter(records::Column::SourceDept.eq(dept.as_str()))
+        .filter(records::Column::SourceRecordId.is_in(keys.iter().cloned()))
+        .all(txn)
+        .await?)
+}
+
 impl Store {
     /// Stores a batch of records from one department, all or nothing, idempotently: a record
     /// whose (source department, source record id) exists already is returned as it is.
@@ -264,11 +299,7 @@ impl Store {
             .collect();
         let mut existing: HashMap<String, records::Model> = HashMap::new();
         for chunk in keys.chunks(INSERT_CHUNK) {
-            let found = records::Entity::find()
-                .filter(records::Column::SourceDept.eq(dept.as_str()))
-                .filter(records::Column::SourceRecordId.is_in(chunk.iter().cloned()))
-                .all(&txn)
-                .await?;
+            let found = find_by_source(&txn, dept, chunk).await?;
             existing.extend(
                 found
                     .into_iter()

@@ -35,6 +35,24 @@ async fn writes_need_a_provider_token() {
     assert_eq!(admin.status, StatusCode::FORBIDDEN);
     assert_eq!(admin.code(), "role_not_allowed");
     assert_eq!(count_records(&app, ENTERPRISE).await, 0);
+    let refusals: Vec<_> = app
+        .state
+        .store
+        .recent_audit(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.entry.action == "request.refuse")
+        .map(|row| row.entry.outcome)
+        .collect();
+    assert!(
+        refusals.contains(&"authentication_required".to_owned()),
+        "{refusals:?}"
+    );
+    assert!(
+        refusals.contains(&"role_not_allowed".to_owned()),
+        "{refusals:?}"
+    );
 }
 
 #[tokio::test]
@@ -139,4 +157,18 @@ async fn a_provider_token_without_a_valid_department_is_refused() {
         .await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.code(), "invalid_token");
+}
+
+#[tokio::test]
+async fn a_department_of_another_region_cannot_write_here() {
+    let app = spawn_app().await;
+    // A valid USCC registered in 潮州市 (445100), presenting a token for this county node.
+    let city_dept = "114451000070512302";
+    let token = app.token(Role::Provider, Some(city_dept));
+    let mut body = record(ENTERPRISE, "CITY-1");
+    body["source_dept"] = serde_json::json!(city_dept);
+    let answer = app.post("/api/v1/records", Some(&token), &body).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.text);
+    assert_eq!(answer.code(), "dept_outside_region");
+    assert_eq!(count_records(&app, ENTERPRISE).await, 0);
 }

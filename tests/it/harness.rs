@@ -73,7 +73,9 @@ pub async fn test_settings(data_dir: &TempDir) -> Settings {
 
 /// Fixed "now" of every test: 2026-06-15 10:00 in Shanghai.
 pub fn test_now() -> time::OffsetDateTime {
-    datetime!(2026-06-15 02:00:00 UTC)
+    // Sub-microsecond on purpose: PostgreSQL keeps microseconds, and the audit chain must
+    // hash what the database keeps.
+    datetime!(2026-06-15 02:00:00.123456789 UTC)
 }
 
 pub async fn spawn_app() -> TestApp {

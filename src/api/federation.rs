@@ -1,0 +1,336 @@
+//! Federation endpoints: children push journal events (mutual TLS, the child's region bound to
+//! its certificate) and read back this node's high-watermarks; staff read the links' status.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::extract::{AppJson, Authorized, Caller, Policy, RequestId};
+use crate::app::PeerCertificate;
+use crate::audit::AuditEntry;
+use crate::domain::region::RegionCode;
+use crate::error::{ApiError, Problem};
+use crate::federation::identity::region_of_certificate;
+use crate::federation::wire::{BatchAck, EventBatch, MAX_BATCH_EVENTS};
+use crate::gateway::Admission;
+use crate::state::AppState;
+use crate::store::federation::ApplyError;
+
+/// A child node, authenticated by its certificate.
+pub struct ChildPeer(pub RegionCode);
+
+fn allowed_children(state: &AppState) -> Vec<RegionCode> {
+    let configured = &state.settings.federation.children;
+    if configured.is_empty() {
+        state.region.children().to_vec()
+    } else {
+        configured
+            .iter()
+            .filter_map(|code| RegionCode::parse(code).ok())
+            .collect()
+    }
+}
+
+impl FromRequestParts<AppState> for ChildPeer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.extensions.get::<Admission>().is_some() {
+            return Err(ApiError::forbidden(
+                "key_not_accepted",
+                "node-to-node endpoints take a node certificate, not an API key",
+                "节点间接口须使用节点证书，而非 API 密钥",
+            ));
+        }
+        let certificate = parts.extensions.get::<PeerCertificate>().ok_or_else(|| {
+            ApiError::unauthenticated(
+                "client_certificate_required",
+                "this endpoint is for child nodes: connect with the node certificate issued by the federation CA",
+                "此接口仅供下级节点调用，请使用联盟 CA 签发的节点证书连接",
+            )
+        })?;
+        let region = region_of_certificate(&certificate.0).map_err(|error| {
+            let mut api = ApiError::unauthenticated(
+                "certificate_without_region",
+                "the client certificate does not bind a region (SAN URI urn:integrity-exchange:region:<code>); issue it with `integrity-node pki issue`",
+                "客户端证书未绑定行政区划，请使用 `integrity-node pki issue` 签发",
+            );
+            api.cause = Some(error.to_string());
+            api
+        })?;
+        if !allowed_children(state).contains(&region) {
+            metrics::counter!("integrity_federation_refused_total", "peer" => region.to_string(), "code" => "not_a_child").increment(1);
+            return Err(ApiError::forbidden(
+                "not_a_child",
+                format!(
+                    "region {region} is not a child of this node ({}); only its children push here",
+                    state.region
+                ),
+                format!(
+                    "行政区划 {region} 不是本节点（{}）的下级，无权推送",
+                    state.region
+                ),
+            ));
+        }
+        tracing::Span::current().record("caller.kind", "peer");
+        tracing::Span::current().record("caller.region", region.to_string().as_str());
+        Ok(ChildPeer(region))
+    }
+}
+
+fn apply_problem(error: &ApplyError) -> ApiError {
+    let (status, code) = match error {
+        ApplyError::OutOfScope { .. } => (StatusCode::FORBIDDEN, "origin_out_of_scope"),
+        ApplyError::BadSignature { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "bad_signature"),
+        ApplyError::OutOfOrder { .. } => (StatusCode::CONFLICT, "out_of_order"),
+        ApplyError::Malformed { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "malformed_event"),
+        ApplyError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+    };
+    if let ApplyError::Store(cause) = error {
+        let mut api = ApiError::new(
+            status,
+            code,
+            "the node's database is unavailable; nothing was applied, retry shortly",
+            "节点数据库暂不可用，未应用任何事件，请稍后重试",
+        );
+        api.cause = Some(cause.clone());
+        api.retry_after_secs = Some(5);
+        return api;
+    }
+    ApiError::new(
+        status,
+        code,
+        format!("{error}; nothing in the batch was applied"),
+        format!("批次被拒绝，未应用任何事件：{error}"),
+    )
+}
+
+/// Receive journal events from a child node (mutual TLS).
+///
+/// Events are applied strictly in sequence per origin and at most once; the answer carries the
+/// contiguous high-watermark per origin. The whole batch is refused, and nothing applied, when
+/// an event is out of the sender's scope, badly signed, malformed or out of order.
+#[utoipa::path(
+    post, path = "/federation/v1/events", tag = "federation", operation_id = "push_events",
+    security(("mtls" = [])),
+    request_body = inline(serde_json::Value),
+    responses(
+        (status = 200, description = "Applied (or already applied); high-watermarks per origin", body = inline(serde_json::Value)),
+        (status = 401, description = "No node certificate, or one without a region", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a child of this node, or an origin outside the sender's subtree", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Out of order: resend from the high-watermarks", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad signature or malformed event", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn push_events(
+    State(state): State<AppState>,
+    ChildPeer(sender): ChildPeer,
+    request_id: RequestId,
+    AppJson(batch): AppJson<EventBatch>,
+) -> Result<Json<BatchAck>, ApiError> {
+    if batch.sender != sender.to_string() {
+        return Err(ApiError::forbidden(
+            "sender_mismatch",
+            format!(
+                "the batch says it is from {} but the certificate is for {sender}",
+                batch.sender
+            ),
+            format!("批次声明来自 {}，但证书属于 {sender}", batch.sender),
+        ));
+    }
+    if batch.events.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "batch_too_large",
+            format!("at most {MAX_BATCH_EVENTS} events per batch"),
+            format!("每批最多 {MAX_BATCH_EVENTS} 个事件"),
+        ));
+    }
+    let n_events = batch.events.len() as u64;
+    let audit = AuditEntry {
+        actor_kind: "peer".into(),
+        actor_id: format!("region:{sender}"),
+        action: "federation.apply".into(),
+        resource: "journal".into(),
+        outcome: "ok".into(),
+        request_id: request_id.0,
+        detail: String::new(),
+    };
+    let store = state.store.clone();
+    let me = state.region;
+    let at = state.clock.now();
+    let outcome = tokio::spawn(async move {
+        store
+            .apply_events(me, sender, batch.events, at, audit)
+            .await
+    })
+    .await
+    .map_err(|error| ApiError::internal(format!("apply task failed: {error}")))?;
+    match outcome {
+        Ok(ack) => {
+            metrics::counter!("integrity_federation_applied_events_total", "peer" => sender.to_string())
+                .increment(ack.applied as u64);
+            metrics::counter!("integrity_federation_duplicate_events_total", "peer" => sender.to_string())
+                .increment(ack.duplicates as u64);
+            Ok(Json(ack))
+        }
+        Err(error) => {
+            let problem = apply_problem(&error);
+            metrics::counter!("integrity_federation_refused_total", "peer" => sender.to_string(), "code" => problem.code)
+                .increment(n_events.min(1));
+            Err(problem)
+        }
+    }
+}
+
+/// This node's high-watermarks for the calling child's subtree (mutual TLS), so that a child
+/// can reconcile its cursors after a mismatch instead of starting again from zero.
+#[utoipa::path(
+    get, path = "/federation/v1/watermarks", tag = "federation", operation_id = "get_watermarks",
+    security(("mtls" = [])),
+    responses(
+        (status = 200, description = "High-watermarks per origin in the child's subtree", body = inline(serde_json::Value)),
+        (status = 401, description = "No node certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a child of this node", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_watermarks(
+    State(state): State<AppState>,
+    ChildPeer(sender): ChildPeer,
+) -> Result<Json<BatchAck>, ApiError> {
+    let held = state.store.journal_watermarks().await?;
+    let high_watermarks = held
+        .into_iter()
+        .filter(|(origin, _)| {
+            RegionCode::parse(origin).is_ok_and(|origin| sender.is_same_or_ancestor_of(origin))
+        })
+        .collect();
+    Ok(Json(BatchAck {
+        high_watermarks,
+        ..BatchAck::default()
+    }))
+}
+
+/// Staff of this node: supervisors and administrators.
+pub struct Staff;
+
+impl Policy for Staff {
+    fn check(caller: &Caller) -> Result<(), ApiError> {
+        match caller {
+            Caller::Supervisor { .. } | Caller::Admin { .. } => Ok(()),
+            Caller::ApiKey { .. } => Err(ApiError::forbidden(
+                "key_not_accepted",
+                "this operation is for the node's staff, not API keys",
+                "此操作仅供本节点工作人员使用，不对 API 密钥开放",
+            )),
+            Caller::Anonymous => Err(ApiError::unauthenticated(
+                "authentication_required",
+                "this operation needs a bearer token with role supervisor or admin",
+                "此操作需要 supervisor 或 admin 角色的令牌",
+            )),
+            other => Err(ApiError::forbidden(
+                "role_not_allowed",
+                format!("role '{}' cannot read federation status", other.kind()),
+                format!("角色“{}”无权查看联盟状态", other.kind()),
+            )),
+        }
+    }
+}
+
+/// The parent link as operators see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParentLinkOut {
+    /// Parent URL.
+    pub url: String,
+    /// What the parent has acknowledged, per origin.
+    pub acknowledged: BTreeMap<String, i64>,
+    /// Events held here that the parent has not acknowledged.
+    pub lag_events: i64,
+    /// Seconds since the last successful push (absent before the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_since_success: Option<i64>,
+    /// Failures since the last success.
+    pub consecutive_failures: u32,
+    /// Last error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// Federation status of this node.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FederationStatusOut {
+    /// This node's region.
+    pub region: String,
+    /// The journal held here: highest contiguous sequence number per origin (this node and
+    /// every descendant that has pushed).
+    pub held: BTreeMap<String, i64>,
+    /// Regions allowed to push here.
+    pub children: Vec<String>,
+    /// The parent link, when configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLinkOut>,
+}
+
+/// Federation status: the journal held per origin, the children, and how far behind the parent
+/// link is and why. Supervisors and administrators.
+#[utoipa::path(
+    get, path = "/api/v1/federation/status", tag = "federation", operation_id = "get_federation_status",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Status", body = FederationStatusOut),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_federation_status(
+    State(state): State<AppState>,
+    Authorized(caller, ..): Authorized<Staff>,
+    request_id: RequestId,
+) -> Result<Json<FederationStatusOut>, ApiError> {
+    let held = state.store.journal_watermarks().await?;
+    let parent_url = &state.settings.federation.parent_url;
+    let parent = if parent_url.is_empty() {
+        None
+    } else {
+        let acknowledged = state
+            .store
+            .cursors(crate::federation::outbox::PARENT)
+            .await?;
+        let lag_events = held
+            .iter()
+            .map(|(origin, hwm)| (hwm - acknowledged.get(origin).copied().unwrap_or(0)).max(0))
+            .sum();
+        let status = state.federation.parent_status();
+        let now = state.clock.now();
+        metrics::gauge!("integrity_federation_parent_lag_events").set(lag_events as f64);
+        Some(ParentLinkOut {
+            url: parent_url.clone(),
+            acknowledged,
+            lag_events,
+            seconds_since_success: status.last_success_at.map(|at| (now - at).whole_seconds()),
+            consecutive_failures: status.consecutive_failures,
+            last_error: status.last_error,
+        })
+    };
+    state
+        .store
+        .audit(
+            state.clock.now(),
+            &caller.audit("federation.status", "federation".into(), &request_id),
+        )
+        .await?;
+    Ok(Json(FederationStatusOut {
+        region: state.region.to_string(),
+        held,
+        children: allowed_children(&state)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        parent,
+    }))
+}

@@ -1,0 +1,54 @@
+//! What nodes send each other. Versioned by path (`/federation/v1/…`); unknown fields are
+//! refused so that a peer speaking another version fails loudly instead of half-applying.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Most events in one pushed batch.
+pub const MAX_BATCH_EVENTS: usize = 2_000;
+
+/// One journal event on the wire: exactly what the origin signed, plus the signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireEvent {
+    /// Origin region code.
+    pub origin: String,
+    /// Sequence number at the origin.
+    pub seq: i64,
+    /// Record id.
+    pub record_id: Uuid,
+    /// Record version after the change.
+    pub record_version: i32,
+    /// Kind of change.
+    pub change_kind: String,
+    /// The record at that version (JSON text, exactly as signed).
+    pub payload: String,
+    /// Ed25519 signature, base64.
+    pub signature: String,
+    /// Origin's public key, base64.
+    pub signer_key: String,
+}
+
+/// A batch pushed from a child to its parent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    /// The sending node's region (must match its certificate).
+    pub sender: String,
+    /// Events, in journal order per origin.
+    pub events: Vec<WireEvent>,
+}
+
+/// The parent's answer to a batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchAck {
+    /// Per origin, the highest sequence number applied here without gaps.
+    pub high_watermarks: BTreeMap<String, i64>,
+    /// Events applied by this batch.
+    pub applied: usize,
+    /// Events already applied before (replays after a lost acknowledgement).
+    pub duplicates: usize,
+}
