@@ -208,15 +208,18 @@ impl std::fmt::Debug for NodeMaterial {
     }
 }
 
+/// `at` without its fraction of a second: X.509 times have none, and comparisons with a
+/// parsed CA's expiry must not be thrown off by the nanoseconds the encoding drops.
+fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
+    at - Duration::nanoseconds(i64::from(at.nanosecond()))
+}
+
 /// Start and end of a validity of `days` days from `now`.
 fn validity(days: u32, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime), PkiError> {
-    let invalid = PkiError::InvalidValidity { days };
     if days == 0 || days > 36_500 {
-        return Err(invalid);
+        return Err(PkiError::InvalidValidity { days });
     }
-    // Whole seconds: X.509 times have no fractions, and comparisons with a parsed CA's
-    // expiry must not be thrown off by the dropped nanoseconds.
-    let now = now.replace_nanosecond(0).map_err(|_| invalid)?;
+    let now = whole_seconds(now);
     let not_after = now
         .checked_add(Duration::days(i64::from(days)))
         .ok_or(PkiError::InvalidValidity { days })?;
@@ -369,7 +372,7 @@ pub fn issue_node_certificate(
     if not_after > ca_not_after {
         return Err(PkiError::OutlivesCa {
             ca_expires: format_utc(ca_not_after),
-            max_days: (ca_not_after - now).whole_days(),
+            max_days: (ca_not_after - whole_seconds(now)).whole_days(),
         });
     }
     let (mut sans, names) = node_names(hostnames)?;

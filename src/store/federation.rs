@@ -117,153 +117,167 @@ impl Store {
     ) -> Result<BatchAck, ApplyError> {
         let mut head = self.audit_head.lock().await;
         let txn = self.db.begin().await?;
-        let mut watermarks: BTreeMap<String, i64> = BTreeMap::new();
-        let mut pinned: HashMap<String, Option<String>> = HashMap::new();
-        let mut ack = BatchAck::default();
-        let mut to_journal = Vec::new();
-        for event in events {
-            let origin = RegionCode::parse(&event.origin)
-                .map_err(|_| malformed(&event, "origin is not a region code"))?;
-            if origin == me || !sender.is_same_or_ancestor_of(origin) {
-                return Err(ApplyError::OutOfScope {
-                    origin: event.origin.clone(),
+        // Run the batch inside a block so that any refusal rolls the transaction back
+        // explicitly (a dropped transaction would hold SQLite's write lock until the pool
+        // gets round to rolling it back).
+        let applied: Result<(BatchAck, AuditEntry), ApplyError> = async {
+            let mut watermarks: BTreeMap<String, i64> = BTreeMap::new();
+            let mut pinned: HashMap<String, Option<String>> = HashMap::new();
+            let mut ack = BatchAck::default();
+            let mut to_journal = Vec::new();
+            for event in events {
+                let origin = RegionCode::parse(&event.origin)
+                    .map_err(|_| malformed(&event, "origin is not a region code"))?;
+                if origin == me || !sender.is_same_or_ancestor_of(origin) {
+                    return Err(ApplyError::OutOfScope {
+                        origin: event.origin.clone(),
+                        seq: event.seq,
+                        sender: sender.to_string(),
+                    });
+                }
+                let header = EventHeader {
+                    origin: &event.origin,
                     seq: event.seq,
-                    sender: sender.to_string(),
-                });
-            }
-            let header = EventHeader {
-                origin: &event.origin,
-                seq: event.seq,
-                record_id: event.record_id,
-                record_version: event.record_version,
-                change_kind: &event.change_kind,
-            };
-            if !verify(&event.signer_key, header, &event.payload, &event.signature) {
-                return Err(ApplyError::BadSignature {
-                    origin: event.origin.clone(),
-                    seq: event.seq,
-                    reason: "signature does not verify",
-                });
-            }
-            if !pinned.contains_key(&event.origin) {
-                let key = federation_peer_keys::Entity::find_by_id(event.origin.clone())
-                    .one(&txn)
-                    .await?
-                    .map(|row| row.signer_key);
-                pinned.insert(event.origin.clone(), key);
-            }
-            match pinned.get(&event.origin).cloned().flatten() {
-                Some(key) if key != event.signer_key => {
+                    record_id: event.record_id,
+                    record_version: event.record_version,
+                    change_kind: &event.change_kind,
+                };
+                if !verify(&event.signer_key, header, &event.payload, &event.signature) {
                     return Err(ApplyError::BadSignature {
                         origin: event.origin.clone(),
                         seq: event.seq,
-                        reason: "signed with a key other than the one pinned for this origin",
+                        reason: "signature does not verify",
                     });
                 }
-                Some(_) => {}
-                None => {
-                    // Trust on first use, over a channel already authenticated by the
-                    // federation CA; later events from this origin must use the same key.
-                    federation_peer_keys::Entity::insert(federation_peer_keys::ActiveModel {
-                        origin: Set(event.origin.clone()),
-                        signer_key: Set(event.signer_key.clone()),
-                        first_seen_at: Set(at),
-                    })
-                    .exec_without_returning(&txn)
-                    .await?;
-                    pinned.insert(event.origin.clone(), Some(event.signer_key.clone()));
+                if !pinned.contains_key(&event.origin) {
+                    let key = federation_peer_keys::Entity::find_by_id(event.origin.clone())
+                        .one(&txn)
+                        .await?
+                        .map(|row| row.signer_key);
+                    pinned.insert(event.origin.clone(), key);
                 }
-            }
-            let hwm = match watermarks.get(&event.origin) {
-                Some(hwm) => *hwm,
-                None => high_watermark(&txn, &event.origin).await?,
-            };
-            if event.seq <= hwm {
-                ack.duplicates += 1;
-                watermarks.insert(event.origin.clone(), hwm);
-                continue;
-            }
-            if event.seq != hwm + 1 {
-                return Err(ApplyError::OutOfOrder {
-                    origin: event.origin.clone(),
-                    seq: event.seq,
-                    expected: hwm + 1,
-                });
-            }
-            let model: records::Model = serde_json::from_str(&event.payload)
-                .map_err(|_| malformed(&event, "payload is not a record"))?;
-            if model.id != event.record_id.to_string()
-                || model.version != event.record_version
-                || model.origin_region != event.origin
-            {
-                return Err(malformed(
-                    &event,
-                    "payload does not match the signed header",
-                ));
-            }
-            let stored = records::Entity::find_by_id(model.id.clone())
-                .one(&txn)
-                .await?;
-            match stored {
-                None => {
-                    records::Entity::insert(model.clone().into_active_model())
+                match pinned.get(&event.origin).cloned().flatten() {
+                    Some(key) if key != event.signer_key => {
+                        return Err(ApplyError::BadSignature {
+                            origin: event.origin.clone(),
+                            seq: event.seq,
+                            reason: "signed with a key other than the one pinned for this origin",
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        // Trust on first use, over a channel already authenticated by the
+                        // federation CA; later events from this origin must use the same key.
+                        federation_peer_keys::Entity::insert(federation_peer_keys::ActiveModel {
+                            origin: Set(event.origin.clone()),
+                            signer_key: Set(event.signer_key.clone()),
+                            first_seen_at: Set(at),
+                        })
                         .exec_without_returning(&txn)
                         .await?;
+                        pinned.insert(event.origin.clone(), Some(event.signer_key.clone()));
+                    }
                 }
-                Some(stored) if stored.version < model.version => {
-                    records::Entity::update(model.clone().into_active_model().reset_all())
-                        .exec(&txn)
-                        .await?;
+                let hwm = match watermarks.get(&event.origin) {
+                    Some(hwm) => *hwm,
+                    None => high_watermark(&txn, &event.origin).await?,
+                };
+                if event.seq <= hwm {
+                    ack.duplicates += 1;
+                    watermarks.insert(event.origin.clone(), hwm);
+                    continue;
                 }
-                // Never back to an older version.
-                Some(_) => {}
+                if event.seq != hwm + 1 {
+                    return Err(ApplyError::OutOfOrder {
+                        origin: event.origin.clone(),
+                        seq: event.seq,
+                        expected: hwm + 1,
+                    });
+                }
+                let model: records::Model = serde_json::from_str(&event.payload)
+                    .map_err(|_| malformed(&event, "payload is not a record"))?;
+                if model.id != event.record_id.to_string()
+                    || model.version != event.record_version
+                    || model.origin_region != event.origin
+                {
+                    return Err(malformed(
+                        &event,
+                        "payload does not match the signed header",
+                    ));
+                }
+                let stored = records::Entity::find_by_id(model.id.clone())
+                    .one(&txn)
+                    .await?;
+                match stored {
+                    None => {
+                        records::Entity::insert(model.clone().into_active_model())
+                            .exec_without_returning(&txn)
+                            .await?;
+                    }
+                    Some(stored) if stored.version < model.version => {
+                        records::Entity::update(model.clone().into_active_model().reset_all())
+                            .exec(&txn)
+                            .await?;
+                    }
+                    // Never back to an older version.
+                    Some(_) => {}
+                }
+                record_versions::Entity::insert(record_versions::ActiveModel {
+                    record_id: Set(model.id.clone()),
+                    version: Set(model.version),
+                    change_kind: Set(event.change_kind.clone()),
+                    reason: Set(None),
+                    actor: Set(format!("origin:{}", event.origin)),
+                    at: Set(model.updated_at),
+                    snapshot: Set(
+                        serde_json::to_value(&model).map_err(|_| malformed(&event, "payload"))?
+                    ),
+                })
+                .on_conflict(
+                    OnConflict::columns([
+                        record_versions::Column::RecordId,
+                        record_versions::Column::Version,
+                    ])
+                    .do_nothing()
+                    .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await
+                .or_else(|error| match error {
+                    sea_orm::DbErr::RecordNotInserted => Ok(0),
+                    other => Err(other),
+                })?;
+                to_journal.push(journal_events::ActiveModel {
+                    origin: Set(event.origin.clone()),
+                    seq: Set(event.seq),
+                    record_id: Set(model.id.clone()),
+                    record_version: Set(event.record_version),
+                    change_kind: Set(event.change_kind.clone()),
+                    payload: Set(event.payload),
+                    signature: Set(event.signature),
+                    signer_key: Set(event.signer_key),
+                    journaled_at: Set(at),
+                });
+                watermarks.insert(event.origin.clone(), event.seq);
+                ack.applied += 1;
             }
-            record_versions::Entity::insert(record_versions::ActiveModel {
-                record_id: Set(model.id.clone()),
-                version: Set(model.version),
-                change_kind: Set(event.change_kind.clone()),
-                reason: Set(None),
-                actor: Set(format!("origin:{}", event.origin)),
-                at: Set(model.updated_at),
-                snapshot: Set(
-                    serde_json::to_value(&model).map_err(|_| malformed(&event, "payload"))?
-                ),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    record_versions::Column::RecordId,
-                    record_versions::Column::Version,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await
-            .or_else(|error| match error {
-                sea_orm::DbErr::RecordNotInserted => Ok(0),
-                other => Err(other),
-            })?;
-            to_journal.push(journal_events::ActiveModel {
-                origin: Set(event.origin.clone()),
-                seq: Set(event.seq),
-                record_id: Set(model.id.clone()),
-                record_version: Set(event.record_version),
-                change_kind: Set(event.change_kind.clone()),
-                payload: Set(event.payload),
-                signature: Set(event.signature),
-                signer_key: Set(event.signer_key),
-                journaled_at: Set(at),
-            });
-            watermarks.insert(event.origin.clone(), event.seq);
-            ack.applied += 1;
+            journal::insert_events(&txn, to_journal).await?;
+            let mut entry = audit_entry;
+            entry.detail = format!("applied={} duplicates={}", ack.applied, ack.duplicates);
+            ack.high_watermarks = watermarks;
+            Ok((ack, entry))
         }
-        journal::insert_events(&txn, to_journal).await?;
-        let mut entry = audit_entry;
-        entry.detail = format!("applied={} duplicates={}", ack.applied, ack.duplicates);
+        .await;
+        let (ack, entry) = match applied {
+            Ok(applied) => applied,
+            Err(error) => {
+                let _ = txn.rollback().await;
+                return Err(error);
+            }
+        };
         let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
         txn.commit().await?;
         *head = new_head;
-        ack.high_watermarks = watermarks;
         Ok(ack)
     }
 

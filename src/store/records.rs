@@ -442,6 +442,7 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         if current.version != change.expected_version {
+            let _ = txn.rollback().await;
             return Err(StoreError::VersionMismatch {
                 expected: change.expected_version,
                 current: current.version,
@@ -449,6 +450,7 @@ impl Store {
         }
         let mut record = to_record(current)?;
         if record.status == RecordStatus::Revoked {
+            let _ = txn.rollback().await;
             return Err(StoreError::InvalidState {
                 status: record.status.as_str().to_owned(),
             });

@@ -9,6 +9,7 @@
 mod audit;
 mod auth;
 mod cli;
+mod federation;
 mod gateway;
 mod harness;
 mod journal;
