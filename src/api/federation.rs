@@ -259,6 +259,21 @@ pub struct ParentLinkOut {
     /// Last error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Batches the parent refused as invalid, not yet resolved: the push holds there.
+    pub open_problems: Vec<ProblemOut>,
+}
+
+/// A refused batch held in the problem queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemOut {
+    /// Origin of the first event of the refused batch.
+    pub origin: String,
+    /// Its sequence number.
+    pub seq: i64,
+    /// HTTP status the parent answered.
+    pub code: String,
+    /// The parent's explanation.
+    pub detail: String,
 }
 
 /// Federation status of this node.
@@ -315,6 +330,20 @@ pub async fn get_federation_status(
             seconds_since_success: status.last_success_at.map(|at| (now - at).whole_seconds()),
             consecutive_failures: status.consecutive_failures,
             last_error: status.last_error,
+            open_problems: state
+                .store
+                .open_problems()
+                .await?
+                .into_iter()
+                .map(|(origin, seq, code, detail)| ProblemOut {
+                    origin,
+                    seq,
+                    code: code
+                        .trim_matches(|c| c == '(' || c == ')' || c == ':')
+                        .to_owned(),
+                    detail,
+                })
+                .collect(),
         })
     };
     state

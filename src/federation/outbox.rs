@@ -146,11 +146,22 @@ impl Outbox {
             .send()
             .await
             .map_err(|error| PushError::Transient(format!("parent unreachable: {error}")))?;
-        if !response.status().is_success() {
-            return Err(PushError::Transient(format!(
-                "watermarks answered {}",
-                response.status()
-            )));
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let detail: String = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["detail"].as_str().map(str::to_owned))
+                .unwrap_or(body)
+                .chars()
+                .take(500)
+                .collect();
+            let message = format!("parent refused this node ({status}): {detail}");
+            return Err(if status.is_client_error() && status.as_u16() != 429 {
+                PushError::Refused(message)
+            } else {
+                PushError::Transient(message)
+            });
         }
         let ack: BatchAck = response
             .json()
@@ -178,7 +189,27 @@ impl Outbox {
             return Ok(false);
         }
         let n_events = events.len() as u64;
-        let ack = self.push(events.into_iter().map(to_wire).collect()).await?;
+        let first = events
+            .first()
+            .map(|event| (event.origin.clone(), event.seq));
+        let ack = match self.push(events.into_iter().map(to_wire).collect()).await {
+            Err(PushError::Refused(detail)) => {
+                if let Some((origin, seq)) = first {
+                    // The HTTP status, from "parent refused the batch (422 Unprocessable …".
+                    let code = detail
+                        .split_whitespace()
+                        .find_map(|word| word.strip_prefix('('))
+                        .filter(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+                        .unwrap_or("refused");
+                    let _ = self
+                        .store
+                        .record_problem(&origin, seq, code, &detail, (self.now)())
+                        .await;
+                }
+                return Err(PushError::Refused(detail));
+            }
+            other => other?,
+        };
         self.store
             .advance_cursors(PARENT, &ack.high_watermarks, (self.now)())
             .await
@@ -201,13 +232,17 @@ impl Outbox {
             if !synced {
                 match self.resync().await {
                     Ok(()) => synced = true,
-                    Err(
-                        PushError::Transient(error)
-                        | PushError::Resync(error)
-                        | PushError::Refused(error),
-                    ) => {
+                    Err(PushError::Refused(error)) => {
+                        // A configuration problem (this node is not the parent's child, or its
+                        // certificate is not accepted): wait long, show it in the status.
                         self.fail(error);
+                        tokio::select! {
+                            () = tokio::time::sleep(self.max_backoff) => {}
+                            _ = stopped.changed() => break,
+                        }
+                        continue;
                     }
+                    Err(PushError::Transient(error) | PushError::Resync(error)) => self.fail(error),
                 }
             }
             let pause = if !synced {

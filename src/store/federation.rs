@@ -15,7 +15,8 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use super::entities::{
-    federation_cursors, federation_peer_keys, journal_events, record_versions, records,
+    federation_cursors, federation_peer_keys, federation_problems, journal_events, record_versions,
+    records,
 };
 use super::{Store, StoreError, audit, journal};
 use crate::audit::AuditEntry;
@@ -376,6 +377,52 @@ impl Store {
             .await?;
         }
         Ok(())
+    }
+
+    /// Records that the parent refused the batch starting at `origin`/`seq` (once per event
+    /// and code while unresolved), so the refusal is visible until an operator resolves it.
+    pub async fn record_problem(
+        &self,
+        origin: &str,
+        seq: i64,
+        code: &str,
+        detail: &str,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let open = federation_problems::Entity::find()
+            .filter(federation_problems::Column::Origin.eq(origin))
+            .filter(federation_problems::Column::Seq.eq(seq))
+            .filter(federation_problems::Column::Code.eq(code))
+            .filter(federation_problems::Column::ResolvedAt.is_null())
+            .one(&self.db)
+            .await?;
+        if open.is_some() {
+            return Ok(());
+        }
+        federation_problems::Entity::insert(federation_problems::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            origin: Set(origin.to_owned()),
+            seq: Set(seq),
+            code: Set(code.to_owned()),
+            detail: Set(detail.chars().take(2_000).collect()),
+            created_at: Set(at),
+            resolved_at: Set(None),
+            resolution: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Unresolved problems: (origin, seq, code, detail), oldest first.
+    pub async fn open_problems(&self) -> Result<Vec<(String, i64, String, String)>, StoreError> {
+        Ok(federation_problems::Entity::find()
+            .filter(federation_problems::Column::ResolvedAt.is_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.origin, row.seq, row.code, row.detail))
+            .collect())
     }
 
     /// Events to send next: for each origin, those after `acked`, oldest first, at most

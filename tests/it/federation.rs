@@ -399,3 +399,92 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
     );
     assert_eq!(count_records(&city, ENTERPRISE).await, 3);
 }
+
+#[tokio::test]
+async fn a_node_that_is_not_a_child_is_told_so_in_its_status() {
+    let federation = Federation::new();
+    // This city accepts pushes only from 湘桥区.
+    let dir = federation.node_dir("445100");
+    let client = federation.client("445100");
+    let mut city = spawn_app_with(move |s| {
+        s.node.region = "445100".into();
+        s.tls.cert_path = dir.join("node.crt");
+        s.tls.key_path = dir.join("node.key");
+        s.federation.ca_path = dir.join("ca.crt");
+        s.federation.signing_key = dir.join("signing.key");
+        s.federation.children = vec!["445102".into()];
+    })
+    .await;
+    city.client = client;
+    let county = federation.spawn("445122", Some(&city.base_url), 0).await;
+    county
+        .create_record(&record(ENTERPRISE, "H-1"), StatusCode::CREATED)
+        .await;
+    let status = poll_status(&county, |status| status["parent"]["last_error"].is_string()).await;
+    let error = status["parent"]["last_error"].as_str().unwrap();
+    assert!(error.contains("not a child"), "{error}");
+    assert_eq!(
+        status["parent"]["lag_events"], 1,
+        "the event is held, not dropped"
+    );
+    assert!(
+        city.state
+            .store
+            .journal_watermarks()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn poll_status(
+    app: &TestApp,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    for _ in 0..100 {
+        let status = app
+            .get("/api/v1/federation/status", Some(&app.supervisor()))
+            .await;
+        if done(&status.body) {
+            return status.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("status never reached the expected state");
+}
+
+#[tokio::test]
+async fn a_refused_batch_is_held_in_the_problem_queue_never_dropped() {
+    let federation = Federation::new();
+    let city = federation.spawn("445100", None, 0).await;
+    let county = federation.spawn("445122", Some(&city.base_url), 0).await;
+    county
+        .create_record(&record(ENTERPRISE, "K-1"), StatusCode::CREATED)
+        .await;
+    wait_for(&city, "445122", 1).await;
+    // The county comes back with another signing key than the one the city pinned.
+    let (mut settings, dir, clock) = county.stop().await;
+    settings.federation.signing_key = std::path::PathBuf::new();
+    let mut county = start(settings, dir, clock).await;
+    county.client = federation.client("445122");
+    county
+        .create_record(&record(ENTERPRISE, "K-2"), StatusCode::CREATED)
+        .await;
+    let status = poll_status(&county, |status| {
+        !status["parent"]["open_problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    let problem = &status["parent"]["open_problems"][0];
+    assert_eq!(problem["origin"], "445122", "{status}");
+    assert_eq!(problem["seq"], 2);
+    assert_eq!(problem["code"], "422");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("pinned"),
+        "{status}"
+    );
+    assert_eq!(status["parent"]["lag_events"], 1, "held, not dropped");
+    assert_eq!(count_records(&city, ENTERPRISE).await, 1, "nothing applied");
+}
