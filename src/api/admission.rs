@@ -177,7 +177,14 @@ fn rate_limit_headers(headers: &mut HeaderMap, admission: &Admission) {
 }
 
 /// Middleware: admit or refuse before any handler or database work.
-pub async fn admit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn admit(
+    State((state, enabled)): State<(AppState, bool)>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if !enabled {
+        return next.run(request).await;
+    }
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -125,6 +125,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The complete router with every layer.
 pub fn router(state: AppState) -> Router {
+    build_router(state, true)
+}
+
+/// The router without the gateway's admission layer: for the benchmark that measures what the
+/// gateway costs, and nothing else. Not reachable from configuration, so no deployment can turn
+/// key checks, rates or quotas off.
+#[doc(hidden)]
+pub fn router_without_gateway_for_benchmarks(state: AppState) -> Router {
+    build_router(state, false)
+}
+
+fn build_router(state: AppState, with_gateway: bool) -> Router {
     let (api, spec) = api_router().split_for_parts();
     let settings = &state.settings.http;
     let timeout = Duration::from_secs(settings.request_timeout_secs);
@@ -141,7 +153,7 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            (state.clone(), with_gateway),
             admission::admit,
         ))
         .layer(middleware::from_fn(crate::telemetry::track_metrics))

@@ -94,6 +94,18 @@ fn to_wire(event: crate::store::journal::JournalEvent) -> WireEvent {
     }
 }
 
+/// The `detail` of a problem answer (or its raw text), shortened for status and logs.
+async fn problem_detail(response: reqwest::Response) -> String {
+    let body = response.text().await.unwrap_or_default();
+    serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_owned))
+        .unwrap_or(body)
+        .chars()
+        .take(500)
+        .collect()
+}
+
 /// Back-off for the n-th consecutive failure: 100 ms doubling, capped, with ±25 % jitter so
 /// that many children do not retry in step.
 pub fn backoff(failures: u32, cap: Duration) -> Duration {
@@ -124,14 +136,7 @@ impl Outbox {
                 PushError::Transient(format!("unreadable acknowledgement: {error}"))
             });
         }
-        let body = response.text().await.unwrap_or_default();
-        let detail: String = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v["detail"].as_str().map(str::to_owned))
-            .unwrap_or(body)
-            .chars()
-            .take(500)
-            .collect();
+        let detail = problem_detail(response).await;
         Err(match status.as_u16() {
             409 => PushError::Resync(detail),
             429 | 500..=599 => PushError::Transient(format!("parent answered {status}: {detail}")),
@@ -148,14 +153,7 @@ impl Outbox {
             .map_err(|error| PushError::Transient(format!("parent unreachable: {error}")))?;
         let status = response.status();
         if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            let detail: String = serde_json::from_str::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v["detail"].as_str().map(str::to_owned))
-                .unwrap_or(body)
-                .chars()
-                .take(500)
-                .collect();
+            let detail = problem_detail(response).await;
             let message = format!("parent refused this node ({status}): {detail}");
             return Err(if status.is_client_error() && status.as_u16() != 429 {
                 PushError::Refused(message)

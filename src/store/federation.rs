@@ -320,31 +320,12 @@ impl Store {
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let current = self.cursors(peer).await?;
-        for (origin, seq) in acked {
-            if current.get(origin).is_some_and(|old| old >= seq) {
-                continue;
-            }
-            federation_cursors::Entity::insert(federation_cursors::ActiveModel {
-                peer: Set(peer.to_owned()),
-                origin: Set(origin.clone()),
-                acked_seq: Set(*seq),
-                updated_at: Set(at),
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    federation_cursors::Column::Peer,
-                    federation_cursors::Column::Origin,
-                ])
-                .update_columns([
-                    federation_cursors::Column::AckedSeq,
-                    federation_cursors::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await?;
-        }
-        Ok(())
+        let forward: BTreeMap<String, i64> = acked
+            .iter()
+            .filter(|(origin, seq)| current.get(*origin).is_none_or(|old| old < *seq))
+            .map(|(origin, seq)| (origin.clone(), *seq))
+            .collect();
+        self.set_cursors(peer, &forward, at).await
     }
 
     /// Replaces `peer`'s cursors with what the peer reports (reconciliation after a mismatch:
