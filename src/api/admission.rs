@@ -240,7 +240,12 @@ pub async fn admit(
             }
         }
         None => {
-            let anonymous = !request.headers().contains_key(header::AUTHORIZATION);
+            // Nodes pushing with a verified certificate are not anonymous public traffic.
+            let anonymous = !request.headers().contains_key(header::AUTHORIZATION)
+                && request
+                    .extensions()
+                    .get::<crate::app::PeerCertificate>()
+                    .is_none();
             if anonymous
                 && !is_operational(request.uri().path())
                 && let Some(peer) = peer

@@ -715,6 +715,22 @@ async fn owned_record(
 ) -> Result<(Uscc, Record), ApiError> {
     let dept = caller.require_provider()?.clone();
     let record = state.store.get_record(id, &caller.visibility()).await?;
+    if record.origin_region != state.region {
+        // Replicated records are read-only above their origin: a correction made here would
+        // fork the record's history from the one its origin journals.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "record_not_local",
+            format!(
+                "the record was submitted at node {}; correct or revoke it there and the change travels up",
+                record.origin_region
+            ),
+            format!(
+                "该记录报送于节点 {}，请在该节点更正或撤销，变更会自动上报",
+                record.origin_region
+            ),
+        ));
+    }
     if record.data.source_dept != dept {
         return Err(ApiError::forbidden(
             "not_record_owner",
@@ -753,7 +769,7 @@ fn reason_or_error(reason: Option<&str>) -> Result<String, ApiError> {
         (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a provider, or another department's record", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Version conflict, or the record is revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Version conflict, the record is revoked, or it was submitted at another node", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid reason or fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -830,7 +846,7 @@ pub async fn correct_record(
         (status = 401, description = "Missing, malformed, forged or expired token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not a provider, or another department's record", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Version conflict, or already revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Version conflict, already revoked, or submitted at another node", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing reason", body = Problem, content_type = "application/problem+json"),
     )
 )]

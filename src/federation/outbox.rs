@@ -212,6 +212,10 @@ impl Outbox {
             .advance_cursors(PARENT, &ack.high_watermarks, (self.now)())
             .await
             .map_err(|error| PushError::Transient(error.to_string()))?;
+        self.store
+            .resolve_delivered_problems(&ack.high_watermarks, (self.now)())
+            .await
+            .map_err(|error| PushError::Transient(error.to_string()))?;
         metrics::counter!("integrity_federation_pushed_events_total").increment(n_events);
         let now = (self.now)();
         self.status.update(|status| {

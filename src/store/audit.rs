@@ -50,6 +50,19 @@ pub(super) async fn insert_after(
     at: OffsetDateTime,
     entry: &AuditEntry,
 ) -> Result<ChainHead, StoreError> {
+    // The head is read again inside the caller's transaction rather than trusted from memory:
+    // another process (the `keys` CLI, `migrate`) may have appended since. The in-memory head
+    // only serialises this process's writers; two processes racing collide on the primary key
+    // and one of them answers 409 and is retried, the chain never forks.
+    let current = read_head(db).await?;
+    if current.seq != head.seq {
+        tracing::debug!(
+            audit.memory_seq = head.seq,
+            audit.stored_seq = current.seq,
+            "audit head moved outside this process"
+        );
+    }
+    let head = &current;
     // The hash must cover exactly what the database keeps (microseconds on PostgreSQL).
     let at = crate::domain::clock::to_micros(at);
     let seq = head.seq + 1;

@@ -395,6 +395,29 @@ impl Store {
         Ok(())
     }
 
+    /// Marks problems resolved once the parent has acknowledged their event (after an
+    /// operator fixed the cause, e.g. re-registered a signing key).
+    pub async fn resolve_delivered_problems(
+        &self,
+        acked: &BTreeMap<String, i64>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        for (origin, seq) in acked {
+            federation_problems::Entity::update_many()
+                .col_expr(federation_problems::Column::ResolvedAt, Expr::value(at))
+                .col_expr(
+                    federation_problems::Column::Resolution,
+                    Expr::value("delivered: the parent acknowledged the event"),
+                )
+                .filter(federation_problems::Column::Origin.eq(origin.as_str()))
+                .filter(federation_problems::Column::Seq.lte(*seq))
+                .filter(federation_problems::Column::ResolvedAt.is_null())
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Unresolved problems: (origin, seq, code, detail), oldest first.
     pub async fn open_problems(&self) -> Result<Vec<(String, i64, String, String)>, StoreError> {
         Ok(federation_problems::Entity::find()

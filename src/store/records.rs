@@ -436,11 +436,14 @@ impl Store {
     ) -> Result<Record, StoreError> {
         let mut head = self.audit_head.lock().await;
         let txn = self.db.begin().await?;
-        let current = records::Entity::find_by_id(change.id.to_string())
+        let Some(current) = records::Entity::find_by_id(change.id.to_string())
             .filter(records::Column::SourceDept.eq(dept.as_str()))
             .one(&txn)
             .await?
-            .ok_or(StoreError::NotFound)?;
+        else {
+            let _ = txn.rollback().await;
+            return Err(StoreError::NotFound);
+        };
         if current.version != change.expected_version {
             let _ = txn.rollback().await;
             return Err(StoreError::VersionMismatch {
@@ -471,6 +474,7 @@ impl Store {
             .exec(&txn)
             .await?;
         if updated.rows_affected != 1 {
+            let _ = txn.rollback().await;
             return Err(StoreError::VersionMismatch {
                 expected: change.expected_version,
                 current: change.expected_version + 1,

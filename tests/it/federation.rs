@@ -169,6 +169,17 @@ async fn records_and_corrections_travel_up_four_levels() {
     );
     assert_eq!(count_records(&city, ENTERPRISE).await, 120);
 
+    // Replicated records are read-only above their origin.
+    let at_city = city
+        .post(
+            &format!("/api/v1/records/{id}/corrections"),
+            Some(&city.provider()),
+            &json!({"reason": "在上级节点更正", "changes": {"severity": "minor"}}),
+        )
+        .await;
+    assert_eq!(at_city.status, StatusCode::CONFLICT, "{}", at_city.text);
+    assert_eq!(at_city.code(), "record_not_local");
+
     let status = county
         .get("/api/v1/federation/status", Some(&county.supervisor()))
         .await;

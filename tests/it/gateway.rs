@@ -498,6 +498,15 @@ async fn keys_managed_from_the_cli_take_effect_on_a_running_node() {
         .trim()
         .to_owned();
     let id = created.split_whitespace().next().unwrap().to_owned();
+    // The CLI appended to the audit chain behind the node's back; audited work at the node
+    // goes on, and the chain stays intact.
+    let staff_read = app
+        .get(PUBLIC_READ, Some(&app.token(Role::Supervisor, None)))
+        .await;
+    assert_eq!(staff_read.status, StatusCode::OK, "{}", staff_read.text);
+    let report = app.state.store.verify_audit_chain().await.unwrap();
+    assert!(report.first_error.is_none(), "{:?}", report.first_error);
+    assert_eq!(report.verified, 2, "the CLI's row and the staff read");
     tokio::time::sleep(Duration::from_millis(600)).await;
     let read = app
         .call_with_key(Method::GET, PUBLIC_READ, &secret, None)
