@@ -28,9 +28,7 @@ use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::record::RecordDraft;
 use crate::domain::region::RegionCode;
 use crate::domain::uscc;
-use crate::domain::vocab::{
-    DishonestyCategory, Domain, PublicationLevel, RecordKind, Severity,
-};
+use crate::domain::vocab::{DishonestyCategory, Domain, PublicationLevel, RecordKind, Severity};
 use crate::store::bench::{
     BaselineRow, BaselineTiming, TableCounts, create_scratch_database, drop_scratch_database,
 };
@@ -50,6 +48,8 @@ const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 pub enum BenchCommand {
     /// Batch ingest over HTTP against a raw-SQL baseline on the same database server.
     Ingest(IngestArgs),
+    /// What the API gateway costs per request, and its memory per active key.
+    Gateway(crate::bench_gateway::GatewayArgs),
 }
 
 /// Options of `bench ingest`.
@@ -77,6 +77,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ingest(args) => {
             let report = ingest(&args).await?;
             print!("{report}");
+            Ok(())
+        }
+        BenchCommand::Gateway(args) => {
+            print!("{}", crate::bench_gateway::gateway(&args).await?);
             Ok(())
         }
     }
@@ -176,12 +180,20 @@ impl std::fmt::Display for IngestReport {
         let target = if self.backend == "postgres" {
             format!(
                 "   target >= 0.30x COPY: {}",
-                if self.ratio() >= 0.3 { "met" } else { "NOT met" }
+                if self.ratio() >= 0.3 {
+                    "met"
+                } else {
+                    "NOT met"
+                }
             )
         } else {
             String::new()
         };
-        writeln!(f, "  ratio       {:.2}x (API / baseline){target}", self.ratio())?;
+        writeln!(
+            f,
+            "  ratio       {:.2}x (API / baseline){target}",
+            self.ratio()
+        )?;
         writeln!(
             f,
             "  checked     node db: records={} record_versions={} journal_events={} audit_log={}; baseline db: records={} record_versions={}",
@@ -251,10 +263,7 @@ pub async fn ingest(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         Target::Postgres { admin_url } => ingest_postgres(args, &scratch, &run_id, admin_url).await,
     };
     if let Err(error) = std::fs::remove_dir_all(&scratch) {
-        eprintln!(
-            "warning: could not remove {}: {error}",
-            scratch.display()
-        );
+        eprintln!("warning: could not remove {}: {error}", scratch.display());
     }
     result
 }
@@ -302,7 +311,10 @@ async fn ingest_postgres(
         // A PostgreSQL node refuses to start on an unmigrated database; migrate as
         // `integrity-node migrate` would.
         let store = connect(&node_url, 1).await?;
-        store.migrate().await.context("migrating the node database")?;
+        store
+            .migrate()
+            .await
+            .context("migrating the node database")?;
         store.close().await?;
         measure(
             args,
@@ -342,7 +354,11 @@ struct Workload {
     rows: Vec<BaselineRow>,
 }
 
-fn prepare_workload(args: &IngestArgs, run_id: &str, now: OffsetDateTime) -> anyhow::Result<Workload> {
+fn prepare_workload(
+    args: &IngestArgs,
+    run_id: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<Workload> {
     let region = RegionCode::parse(BENCH_REGION)
         .map_err(|error| anyhow::anyhow!("bench region: {error}"))?;
     let actor = format!("{BENCH_SUB}@{BENCH_DEPT}");
@@ -422,7 +438,10 @@ async fn measure(
     drop(state);
 
     let store = connect(&baseline_url, 2).await?;
-    store.migrate().await.context("migrating the baseline database")?;
+    store
+        .migrate()
+        .await
+        .context("migrating the baseline database")?;
     let baseline = store.copy_baseline(&workload.rows).await;
     let baseline_counts = store.table_counts().await;
     store.close().await?;
@@ -682,11 +701,16 @@ const INDUSTRIES: [&str; 8] = [
     "建材贸易有限公司",
 ];
 const TOWNS: [&str; 8] = [
-    "黄冈镇", "钱东镇", "高堂镇", "浮洋镇", "三饶镇", "汫洲镇", "柘林镇", "新圩镇",
+    "黄冈镇",
+    "钱东镇",
+    "高堂镇",
+    "浮洋镇",
+    "三饶镇",
+    "汫洲镇",
+    "柘林镇",
+    "新圩镇",
 ];
-const SURNAMES: [&str; 10] = [
-    "陈", "林", "黄", "张", "李", "吴", "刘", "蔡", "郑", "许",
-];
+const SURNAMES: [&str; 10] = ["陈", "林", "黄", "张", "李", "吴", "刘", "蔡", "郑", "许"];
 const GIVEN: [&str; 10] = [
     "伟明", "秀英", "志强", "丽娟", "建华", "少鹏", "佳琪", "泽楷", "晓燕", "锦辉",
 ];
@@ -801,7 +825,10 @@ mod tests {
                 .validate(date!(2026 - 11 - 22))
                 .unwrap_or_else(|errors| panic!("record {n}: {errors:?}"));
             let chars = data.content.chars().count();
-            assert!((180..=320).contains(&chars), "record {n}: {chars} characters");
+            assert!(
+                (180..=320).contains(&chars),
+                "record {n}: {chars} characters"
+            );
             assert!(ids.insert(data.source_record_id));
         }
     }
