@@ -260,14 +260,7 @@ impl Settings {
         if let Some((cert, key)) = &tls {
             for (name, path) in [("tls.cert_path", cert), ("tls.key_path", key)] {
                 if std::fs::metadata(path).is_err() {
-                    return Err(invalid(
-                        if name == "tls.cert_path" {
-                            "tls.cert_path"
-                        } else {
-                            "tls.key_path"
-                        },
-                        format!("{} cannot be read", path.display()),
-                    ));
+                    return Err(invalid(name, format!("{} cannot be read", path.display())));
                 }
             }
         }

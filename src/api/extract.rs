@@ -395,31 +395,35 @@ impl Policy for WriteRecords {
     }
 }
 
-/// Third-party submissions: a key with the given scope.
-pub struct KeyWithScope<const SCOPE: u8>;
+/// Third-party submissions: the agency's API key with `scope`.
+fn key_with_scope(caller: &Caller, scope: Scope) -> Result<(), ApiError> {
+    match caller {
+        Caller::ApiKey { key } if key.key.scopes.contains(&scope) => Ok(()),
+        Caller::ApiKey { .. } => Err(missing_scope(scope)),
+        Caller::Anonymous => Err(api_key_required(scope)),
+        _ => Err(ApiError::forbidden(
+            "api_key_required",
+            "third-party submissions are made with the agency's API key, not a staff token",
+            "第三方报送须使用机构的 API 密钥，而非工作人员令牌",
+        )),
+    }
+}
 
-/// [`KeyWithScope`] for `evaluations:write`.
-pub type WriteEvaluations = KeyWithScope<0>;
-/// [`KeyWithScope`] for `findings:write`.
-pub type WriteFindings = KeyWithScope<1>;
+/// Submitting evaluations: a key with `evaluations:write`.
+pub struct WriteEvaluations;
 
-impl<const SCOPE: u8> Policy for KeyWithScope<SCOPE> {
+impl Policy for WriteEvaluations {
     fn check(caller: &Caller) -> Result<(), ApiError> {
-        let scope = if SCOPE == 0 {
-            Scope::EvaluationsWrite
-        } else {
-            Scope::FindingsWrite
-        };
-        match caller {
-            Caller::ApiKey { key } if key.key.scopes.contains(&scope) => Ok(()),
-            Caller::ApiKey { .. } => Err(missing_scope(scope)),
-            Caller::Anonymous => Err(api_key_required(scope)),
-            _ => Err(ApiError::forbidden(
-                "api_key_required",
-                "third-party submissions are made with the agency's API key, not a staff token",
-                "第三方报送须使用机构的 API 密钥，而非工作人员令牌",
-            )),
-        }
+        key_with_scope(caller, Scope::EvaluationsWrite)
+    }
+}
+
+/// Submitting monitoring findings: a key with `findings:write`.
+pub struct WriteFindings;
+
+impl Policy for WriteFindings {
+    fn check(caller: &Caller) -> Result<(), ApiError> {
+        key_with_scope(caller, Scope::FindingsWrite)
     }
 }
 

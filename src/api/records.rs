@@ -20,7 +20,7 @@ use crate::domain::uscc::Uscc;
 use crate::domain::vocab::{ChangeKind, RecordStatus};
 use crate::error::{ApiError, Problem, ProblemItem};
 use crate::state::AppState;
-use crate::store::{NewRecord, RecordChange, StoreError, Visibility};
+use crate::store::{NewRecord, RecordChange, StoreError};
 
 /// Most records in one batch.
 pub const MAX_BATCH: usize = 1_000;
@@ -876,9 +876,4 @@ pub async fn revoke_record(
         run_write(async move { store.change_record(&dept, change, &actor, at, audit).await })
             .await?;
     Ok(Json(record_out(&caller, &updated)))
-}
-
-/// Visibility of the public view, for other modules' docs and tests.
-pub fn public_visibility() -> Visibility {
-    Visibility::Public
 }

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::{AppJson, Authorized, Caller, RequestId, WriteEvaluations, WriteFindings};
-use crate::domain::record::FieldError;
+use crate::domain::record::{FieldError, date_field, required_text};
 use crate::domain::region::RegionCode;
 use crate::domain::uscc::Uscc;
 use crate::domain::vocab::Domain;
@@ -148,48 +148,17 @@ pub struct FindingOut {
     pub created_at: String,
 }
 
-fn field(field: &'static str, code: &'static str, en: String, zh: String) -> FieldError {
-    FieldError {
-        field,
-        code,
-        message: en,
-        message_zh: zh,
-    }
-}
-
 fn text(name: &'static str, value: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
-    let value = value.trim();
-    let n = value.chars().count();
-    if n == 0 || n > max {
-        errors.push(field(
-            name,
-            "invalid_length",
-            format!("{name} must have 1 to {max} characters"),
-            format!("{name} 须为 1 至 {max} 个字符"),
-        ));
-    }
-    value.to_owned()
-}
-
-fn date(name: &'static str, value: &str, errors: &mut Vec<FieldError>) -> Option<Date> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let parsed = Date::parse(value.trim(), format).ok();
-    if parsed.is_none() {
-        errors.push(field(
-            name,
-            "invalid_date",
-            format!("{name} must be a calendar date written YYYY-MM-DD"),
-            format!("{name} 必须是 YYYY-MM-DD 格式的有效日期"),
-        ));
-    }
-    parsed
+    // An invalid value has pushed its error; the empty string is never stored because the
+    // handler returns the errors first.
+    required_text(name, Some(value), max, errors).unwrap_or_default()
 }
 
 fn not_future(name: &'static str, value: Option<Date>, today: Date, errors: &mut Vec<FieldError>) {
     if let Some(value) = value
         && value > today
     {
-        errors.push(field(
+        errors.push(FieldError::new(
             name,
             "date_in_future",
             format!(
@@ -239,7 +208,7 @@ pub async fn create_evaluation(
     match body.target_kind.as_str() {
         "region" => {
             if let Err(error) = RegionCode::parse(&target_code) {
-                errors.push(field(
+                errors.push(FieldError::new(
                     "target_code",
                     error.code(),
                     error.to_string(),
@@ -249,7 +218,7 @@ pub async fn create_evaluation(
         }
         "department" => {
             if let Err(error) = Uscc::parse(&target_code) {
-                errors.push(field(
+                errors.push(FieldError::new(
                     "target_code",
                     error.code(),
                     error.to_string(),
@@ -257,7 +226,7 @@ pub async fn create_evaluation(
                 ));
             }
         }
-        _ => errors.push(field(
+        _ => errors.push(FieldError::new(
             "target_kind",
             "unknown_target_kind",
             "target_kind must be 'region' or 'department'".into(),
@@ -267,14 +236,14 @@ pub async fn create_evaluation(
     let target_name = text("target_name", &body.target_name, 200, &mut errors);
     let grade = text("grade", &body.grade, 16, &mut errors);
     let method = text("method", &body.method, 2_000, &mut errors);
-    let period_start = date("period_start", &body.period_start, &mut errors);
-    let period_end = date("period_end", &body.period_end, &mut errors);
+    let period_start = date_field("period_start", &body.period_start, &mut errors);
+    let period_end = date_field("period_end", &body.period_end, &mut errors);
     not_future("period_end", period_end, today, &mut errors);
     not_future("period_start", period_start, today, &mut errors);
     if let (Some(start), Some(end)) = (period_start, period_end)
         && end < start
     {
-        errors.push(field(
+        errors.push(FieldError::new(
             "period_end",
             "period_end_before_start",
             format!("period_end {end} is before period_start {start}"),
@@ -283,7 +252,7 @@ pub async fn create_evaluation(
     }
     let score_ok = |score: f64| score.is_finite() && (0.0..=100.0).contains(&score);
     if !score_ok(body.score) {
-        errors.push(field(
+        errors.push(FieldError::new(
             "score",
             "invalid_score",
             "score must be between 0 and 100".into(),
@@ -299,7 +268,7 @@ pub async fn create_evaluation(
                     .is_some_and(|w| !w.is_finite() || !(0.0..=1.0).contains(&w))
         })
     {
-        errors.push(field(
+        errors.push(FieldError::new(
             "indicators",
             "invalid_indicators",
             "at most 100 indicators, each with a name (1–100 characters), a score 0–100 and an optional weight 0–1".into(),
@@ -307,7 +276,7 @@ pub async fn create_evaluation(
         ));
     }
     let valid_until = match body.valid_until.as_deref() {
-        Some(value) => date("valid_until", value, &mut errors),
+        Some(value) => date_field("valid_until", value, &mut errors),
         None => today.replace_year(today.year() + 1).ok().or(Some(today)),
     };
     let (Some(period_start), Some(period_end), Some(valid_until)) =
@@ -387,7 +356,7 @@ pub async fn create_finding(
     let subject = match Uscc::parse(&body.subject_code) {
         Ok(uscc) => Some(uscc),
         Err(error) => {
-            errors.push(field(
+            errors.push(FieldError::new(
                 "subject_code",
                 error.code(),
                 error.to_string(),
@@ -398,14 +367,14 @@ pub async fn create_finding(
     };
     let subject_name = text("subject_name", &body.subject_name, 200, &mut errors);
     if let Err(error) = body.domain.parse::<Domain>() {
-        errors.push(field(
+        errors.push(FieldError::new(
             "domain",
             error.code(),
             error.to_string(),
             error.message_zh(),
         ));
     }
-    let observed_on = date("observed_on", &body.observed_on, &mut errors);
+    let observed_on = date_field("observed_on", &body.observed_on, &mut errors);
     not_future("observed_on", observed_on, today, &mut errors);
     let summary = text("summary", &body.summary, 5_000, &mut errors);
     let evidence = text("evidence", &body.evidence, 5_000, &mut errors);

@@ -114,7 +114,13 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: &'static str, code: &'static str, message: String, message_zh: String) -> Self {
+    /// A field error with both messages.
+    pub fn new(
+        field: &'static str,
+        code: &'static str,
+        message: String,
+        message_zh: String,
+    ) -> Self {
         Self {
             field,
             code,
@@ -223,7 +229,9 @@ impl RecordPatchDraft {
     }
 }
 
-fn text(
+/// A required, trimmed text field of at most `max_chars` characters without control characters;
+/// `None` (with an error pushed) when it is missing or invalid.
+pub fn required_text(
     field: &'static str,
     value: Option<&str>,
     max_chars: usize,
@@ -258,7 +266,8 @@ fn text(
     Some(value.to_owned())
 }
 
-fn date(field: &'static str, value: &str, errors: &mut Vec<FieldError>) -> Option<Date> {
+/// A `YYYY-MM-DD` date field; `None` (with an error pushed) when it is not a calendar date.
+pub fn date_field(field: &'static str, value: &str, errors: &mut Vec<FieldError>) -> Option<Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     match Date::parse(value.trim(), format) {
         Ok(date) => Some(date),
@@ -300,7 +309,7 @@ fn term<T: std::str::FromStr<Err = crate::domain::vocab::UnknownTerm>>(
 /// Validates a reason for a correction or revocation.
 pub fn validate_reason(reason: Option<&str>) -> Result<String, FieldError> {
     let mut errors = Vec::new();
-    match text("reason", reason, MAX_REASON_CHARS, &mut errors) {
+    match required_text("reason", reason, MAX_REASON_CHARS, &mut errors) {
         Some(reason) => Ok(reason),
         None => Err(errors.remove(0)),
     }
@@ -347,7 +356,7 @@ impl RecordDraft {
                 }
             },
         };
-        let subject_name = text(
+        let subject_name = required_text(
             "subject_name",
             self.subject_name.as_deref(),
             MAX_SUBJECT_NAME_CHARS,
@@ -365,7 +374,7 @@ impl RecordDraft {
             self.publication_level.as_deref(),
             &mut errors,
         );
-        let source_record_id = text(
+        let source_record_id = required_text(
             "source_record_id",
             self.source_record_id.as_deref(),
             MAX_SOURCE_RECORD_ID_CHARS,
@@ -383,19 +392,19 @@ impl RecordDraft {
                 "source_record_id 只能包含 ASCII 字母、数字及 - _ . : /".into(),
             ));
         }
-        let document_no = text(
+        let document_no = required_text(
             "document_no",
             self.document_no.as_deref(),
             MAX_DOCUMENT_NO_CHARS,
             &mut errors,
         );
-        let legal_basis = text(
+        let legal_basis = required_text(
             "legal_basis",
             self.legal_basis.as_deref(),
             MAX_LEGAL_BASIS_CHARS,
             &mut errors,
         );
-        let content = text(
+        let content = required_text(
             "content",
             self.content.as_deref(),
             MAX_CONTENT_CHARS,
@@ -406,7 +415,7 @@ impl RecordDraft {
                 errors.push(FieldError::required("decision_date"));
                 None
             }
-            Some(value) => date("decision_date", value, &mut errors),
+            Some(value) => date_field("decision_date", value, &mut errors),
         };
         if let Some(decided) = decision_date
             && decided > today
@@ -421,11 +430,11 @@ impl RecordDraft {
         let period_start = self
             .period_start
             .as_deref()
-            .and_then(|value| date("period_start", value, &mut errors));
+            .and_then(|value| date_field("period_start", value, &mut errors));
         let period_end = self
             .period_end
             .as_deref()
-            .and_then(|value| date("period_end", value, &mut errors));
+            .and_then(|value| date_field("period_end", value, &mut errors));
         check_period(period_start, period_end, &mut errors);
         if let Some(kind) = kind {
             check_kind(kind, category, self.tolerance_case, &mut errors);

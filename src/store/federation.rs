@@ -279,6 +279,9 @@ impl Store {
         let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
         txn.commit().await?;
         *head = new_head;
+        for (origin, seq) in &ack.high_watermarks {
+            self.journal_committed(origin, *seq);
+        }
         Ok(ack)
     }
 
@@ -437,7 +440,7 @@ impl Store {
         acked: &BTreeMap<String, i64>,
         limit: u64,
     ) -> Result<Vec<journal::JournalEvent>, StoreError> {
-        let held = self.journal_watermarks().await?;
+        let held = self.journal_heads();
         let behind: Vec<(&String, i64)> = held
             .iter()
             .filter_map(|(origin, hwm)| {

@@ -158,7 +158,28 @@ impl Store {
         };
         self.journal
             .set(writer)
-            .map_err(|_| StoreError::Corrupt("journal enabled twice".into()))
+            .map_err(|_| StoreError::Corrupt("journal enabled twice".into()))?;
+        let held = self.journal_watermarks().await?;
+        if let Ok(mut heads) = self.journal_heads.lock() {
+            *heads = held;
+        }
+        Ok(())
+    }
+
+    /// Records that `origin`'s events up to `seq` are committed (heads only move forward).
+    pub(super) fn journal_committed(&self, origin: &str, seq: i64) {
+        if let Ok(mut heads) = self.journal_heads.lock() {
+            let head = heads.entry(origin.to_owned()).or_insert(0);
+            *head = (*head).max(seq);
+        }
+    }
+
+    /// The highest sequence number held per origin, from memory.
+    pub fn journal_heads(&self) -> std::collections::BTreeMap<String, i64> {
+        self.journal_heads
+            .lock()
+            .map(|heads| heads.clone())
+            .unwrap_or_default()
     }
 
     /// Events of one origin after `after_seq`, in order.

@@ -106,6 +106,9 @@ pub struct Store {
     db: DatabaseConnection,
     audit_head: Mutex<audit::ChainHead>,
     journal: std::sync::OnceLock<journal::JournalWriter>,
+    /// Highest journal sequence number held per origin, loaded once by `enable_journal` and
+    /// advanced after each commit, so the push loop does not scan the journal every round.
+    journal_heads: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
 }
 
 /// How to connect.
@@ -148,6 +151,7 @@ impl Store {
             db,
             audit_head: Mutex::new(audit::ChainHead::genesis()),
             journal: std::sync::OnceLock::new(),
+            journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         })
     }
 

@@ -376,8 +376,12 @@ impl Store {
         let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
         txn.commit().await?;
         *head = new_head;
-        if let Some(journal) = journal {
-            journal.committed_up_to(first_seq + n_created as i64 - 1);
+        if let Some(journal) = journal
+            && n_created > 0
+        {
+            let last = first_seq + n_created as i64 - 1;
+            journal.committed_up_to(last);
+            self.journal_committed(&journal.origin().to_string(), last);
         }
         metrics::counter!("integrity_records_created_total").increment(n_created as u64);
         Ok(outcomes)
@@ -500,6 +504,7 @@ impl Store {
         *head = new_head;
         if let Some(journal) = journal {
             journal.committed_up_to(seq);
+            self.journal_committed(&journal.origin().to_string(), seq);
         }
         Ok(record)
     }
