@@ -202,8 +202,19 @@ pub async fn push_events(
 pub async fn get_watermarks(
     State(state): State<AppState>,
     ChildPeer(sender): ChildPeer,
+    request_id: RequestId,
 ) -> Result<Json<BatchAck>, ApiError> {
     let held = state.store.journal_watermarks().await?;
+    let audit = AuditEntry {
+        actor_kind: "peer".into(),
+        actor_id: format!("region:{sender}"),
+        action: "federation.watermarks".into(),
+        resource: "journal".into(),
+        outcome: "ok".into(),
+        request_id: request_id.0,
+        detail: String::new(),
+    };
+    state.store.audit(state.clock.now(), &audit).await?;
     let high_watermarks = held
         .into_iter()
         .filter(|(origin, _)| {

@@ -186,6 +186,20 @@ async fn records_and_corrections_travel_up_four_levels() {
     assert_eq!(status.status, StatusCode::OK, "{}", status.text);
     assert_eq!(status.body["parent"]["lag_events"], 0);
     assert_eq!(status.body["parent"]["acknowledged"]["445122"], 121);
+    let peer_reads: Vec<_> = city
+        .state
+        .store
+        .recent_audit(200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.entry.action == "federation.watermarks")
+        .map(|row| row.entry.actor_id)
+        .collect();
+    assert!(
+        peer_reads.contains(&"region:445122".to_owned()),
+        "peer reads are audited"
+    );
     let city_status = city
         .get("/api/v1/federation/status", Some(&city.supervisor()))
         .await;
