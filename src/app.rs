@@ -31,8 +31,11 @@ use tower::ServiceExt;
 use crate::auth::{KeySource, TokenKeys};
 use crate::config::Settings;
 use crate::domain::clock::Clock;
+use crate::domain::lists::ListCatalogue;
+use crate::domain::region::RegionCode;
 use crate::federation::identity::{client_config, server_config_with_client_auth};
 use crate::federation::journal::SigningKey;
+use crate::federation::lists::{ListPuller, ListsState};
 use crate::federation::outbox::{FederationState, Outbox};
 use crate::gateway::{AnonymousLimits, Gateway, shanghai_day};
 use crate::state::AppState;
@@ -193,6 +196,11 @@ impl Application {
         let (keys, fingerprint) = store.load_keys().await?;
         let today = shanghai_day(clock.now()).0;
         gateway.load(keys, &store.usage_on(today).await?, fingerprint);
+        let lists = Arc::new(ListsState::new(
+            ListCatalogue::new(&settings.lists.extra)
+                .map_err(|message| anyhow::anyhow!("lists.extra: {message}"))?,
+            Duration::from_secs(settings.federation.list_stale_after_secs),
+        ));
         let state = AppState {
             settings: Arc::new(settings),
             region,
@@ -201,6 +209,7 @@ impl Application {
             tokens: Arc::new(tokens),
             gateway: Arc::new(gateway),
             federation: Arc::new(FederationState::default()),
+            lists,
             metrics: crate::telemetry::metrics_handle(),
         };
         let router = crate::api::router(state.clone());
@@ -245,8 +254,13 @@ impl Application {
         let (stop_maintenance, maintenance_stopped) = tokio::sync::watch::channel(false);
         let maintenance =
             tokio::spawn(maintain_gateway(state.clone(), maintenance_stopped.clone()));
-        let outbox =
-            parent_outbox(&state)?.map(|outbox| tokio::spawn(outbox.run(maintenance_stopped)));
+        let (outbox, puller) = match parent_links(&state)? {
+            Some((outbox, puller)) => (
+                Some(tokio::spawn(outbox.run(maintenance_stopped.clone()))),
+                Some(tokio::spawn(puller.run(maintenance_stopped))),
+            ),
+            None => (None, None),
+        };
         let graceful = GracefulShutdown::new();
         let builder = auto::Builder::new(TokioExecutor::new());
         tokio::pin!(shutdown);
@@ -319,6 +333,7 @@ impl Application {
             });
         }
         drop(listener);
+        state.store.wake_list_waiters();
         if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
             .await
             .is_err()
@@ -327,8 +342,8 @@ impl Application {
         }
         let _ = stop_maintenance.send(true);
         let _ = maintenance.await;
-        if let Some(outbox) = outbox {
-            let _ = outbox.await;
+        for task in [outbox, puller].into_iter().flatten() {
+            let _ = task.await;
         }
         flush_usage(&state).await;
         if let Err(error) = state.store.close().await {
@@ -399,8 +414,9 @@ async fn maintain_gateway(state: AppState, mut stopped: tokio::sync::watch::Rece
 #[derive(Clone, Debug)]
 pub struct PeerCertificate(pub Arc<[u8]>);
 
-/// The push loop to the parent, if one is configured.
-fn parent_outbox(state: &AppState) -> anyhow::Result<Option<Outbox>> {
+/// The push loop of records to the parent and the pull loop of lists from it, if a parent is
+/// configured. Both use one mutual-TLS client (one connection pool).
+fn parent_links(state: &AppState) -> anyhow::Result<Option<(Outbox, ListPuller)>> {
     let settings = &state.settings;
     let federation = &settings.federation;
     if federation.parent_url.is_empty() {
@@ -417,7 +433,19 @@ fn parent_outbox(state: &AppState) -> anyhow::Result<Option<Outbox>> {
         .build()
         .context("building the federation client")?;
     let clock = state.clock.clone();
-    Ok(Some(Outbox {
+    let puller_clock = state.clock.clone();
+    let puller = ListPuller {
+        store: state.store.clone(),
+        region: state.region,
+        parent_region: state.region.parent().unwrap_or(RegionCode::NATIONAL),
+        parent_url: federation.parent_url.trim_end_matches('/').to_owned(),
+        client: client.clone(),
+        state: state.lists.clone(),
+        wait: Duration::from_secs(federation.list_wait_secs),
+        max_backoff: Duration::from_secs(federation.max_backoff_secs),
+        now: Arc::new(move || puller_clock.now()),
+    };
+    let outbox = Outbox {
         store: state.store.clone(),
         region: state.region,
         parent_url: federation.parent_url.trim_end_matches('/').to_owned(),
@@ -427,7 +455,8 @@ fn parent_outbox(state: &AppState) -> anyhow::Result<Option<Outbox>> {
         idle: Duration::from_millis(federation.push_interval_ms),
         max_backoff: Duration::from_secs(federation.max_backoff_secs),
         now: Arc::new(move || clock.now()),
-    }))
+    };
+    Ok(Some((outbox, puller)))
 }
 
 /// Resolves on SIGINT or SIGTERM.

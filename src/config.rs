@@ -34,6 +34,8 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     /// Node-to-node exchange.
     pub federation: FederationSettings,
+    /// Lists beyond the built-in catalogue.
+    pub lists: ListsSettings,
     /// Logging.
     pub log: LogSettings,
     /// Prometheus endpoint.
@@ -150,6 +152,20 @@ pub struct FederationSettings {
     pub batch_size: u64,
     /// Cap of the push back-off.
     pub max_backoff_secs: u64,
+    /// How long the parent may hold a list pull open when nothing is new (long poll).
+    pub list_wait_secs: u64,
+    /// A child's copy of its ancestors' lists counts as stale after this long without a
+    /// successful pull.
+    pub list_stale_after_secs: u64,
+}
+
+/// `[lists]`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListsSettings {
+    /// Extra list types (`[[lists.extra]]` tables: code, name_zh, name_en, nature,
+    /// default_measures).
+    pub extra: Vec<crate::domain::lists::ListType>,
 }
 
 /// `[log]`.
@@ -324,7 +340,22 @@ impl Settings {
                 format!("{} cannot be read", signing_key.display()),
             ));
         }
+        if let Err(message) = crate::domain::lists::ListCatalogue::new(&self.lists.extra) {
+            return Err(invalid("lists.extra", message));
+        }
         let federation = &self.federation;
+        if federation.list_wait_secs >= self.http.request_timeout_secs {
+            return Err(invalid(
+                "federation.list_wait_secs",
+                "must be shorter than http.request_timeout_secs (the parent answers before its own timeout)",
+            ));
+        }
+        if federation.list_stale_after_secs == 0 {
+            return Err(invalid(
+                "federation.list_stale_after_secs",
+                "must be at least 1",
+            ));
+        }
         if !federation.ca_path.as_os_str().is_empty() {
             if std::fs::metadata(&federation.ca_path).is_err() {
                 return Err(invalid(

@@ -11,6 +11,7 @@ mod m20261122_000002_create_audit_log;
 mod m20261122_000003_create_gateway;
 mod m20261122_000004_create_journal;
 mod m20261122_000005_create_federation;
+mod m20261122_000006_create_lists;
 
 /// All migrations of the node, in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_gateway::Migration),
             Box::new(m20261122_000004_create_journal::Migration),
             Box::new(m20261122_000005_create_federation::Migration),
+            Box::new(m20261122_000006_create_lists::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod federation;
 pub mod health;
 pub mod keys;
+pub mod lists;
 pub mod records;
 pub mod subjects;
 pub mod thirdparty;
@@ -55,6 +56,7 @@ third parties and platforms. Without either a caller sees the public view only."
         (name = "subjects", description = "Subjects (主体): profile and records of one USCC or citizen ID"),
         (name = "keys", description = "API keys of third parties and platforms (administrators)"),
         (name = "third parties", description = "Evaluations and monitoring findings submitted by agencies with API keys"),
+        (name = "lists", description = "Lists (名单): serious dishonesty, judgment defaulters, red list …, issued at any level and replicated to every node below"),
         (name = "federation", description = "Node-to-node exchange over mutual TLS, and its status"),
         (name = "operations", description = "Health and readiness")
     )
@@ -114,6 +116,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(federation::push_events))
         .routes(routes!(federation::get_watermarks))
         .routes(routes!(federation::get_federation_status))
+        .routes(routes!(lists::list_lists))
+        .routes(routes!(lists::list_entries, lists::issue_list_entry))
+        .routes(routes!(lists::get_list_entry))
+        .routes(routes!(lists::end_list_entry))
+        .routes(routes!(lists::pull_list_changes))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

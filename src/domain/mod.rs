@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod citizen_id;
 pub mod clock;
+pub mod lists;
 pub mod record;
 pub mod region;
 pub mod subject;

@@ -129,7 +129,7 @@ impl FieldError {
         }
     }
 
-    fn required(field: &'static str) -> Self {
+    pub fn required(field: &'static str) -> Self {
         Self::new(
             field,
             "missing_field",

@@ -110,14 +110,33 @@ pub struct EventHeader<'a> {
     pub change_kind: &'a str,
 }
 
-/// The exact bytes an origin signs for an event.
-pub fn signing_bytes(header: EventHeader<'_>, payload: &str) -> Vec<u8> {
+/// Which journal a signature belongs to. The stream's tag is part of the signed bytes, so a
+/// list change can never be replayed as a record event or the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// The upward journal of record changes (header: origin, seq, record id and version).
+    Records,
+    /// The downward journal of list changes (header: issuer, seq, entry id and version).
+    Lists,
+}
+
+impl Stream {
+    const fn tag(self) -> &'static [u8] {
+        match self {
+            Stream::Records => b"integrity-exchange/event/v1",
+            Stream::Lists => b"integrity-exchange/list-change/v1",
+        }
+    }
+}
+
+/// The exact bytes an origin signs for an event of `stream`.
+pub fn stream_signing_bytes(stream: Stream, header: EventHeader<'_>, payload: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     let mut field = |bytes: &[u8]| {
         out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
         out.extend_from_slice(bytes);
     };
-    field(b"integrity-exchange/event/v1");
+    field(stream.tag());
     field(header.origin.as_bytes());
     field(&header.seq.to_be_bytes());
     field(header.record_id.as_bytes());
@@ -127,8 +146,14 @@ pub fn signing_bytes(header: EventHeader<'_>, payload: &str) -> Vec<u8> {
     out
 }
 
-/// Verifies an event signature with a base64 Ed25519 public key.
-pub fn verify(
+/// The exact bytes an origin signs for a record event.
+pub fn signing_bytes(header: EventHeader<'_>, payload: &str) -> Vec<u8> {
+    stream_signing_bytes(Stream::Records, header, payload)
+}
+
+/// Verifies a signature of `stream` with a base64 Ed25519 public key.
+pub fn verify_stream(
+    stream: Stream,
     public_key_b64: &str,
     header: EventHeader<'_>,
     payload: &str,
@@ -141,8 +166,24 @@ pub fn verify(
         return false;
     };
     UnparsedPublicKey::new(&ED25519, public)
-        .verify(&signing_bytes(header, payload), &signature)
+        .verify(&stream_signing_bytes(stream, header, payload), &signature)
         .is_ok()
+}
+
+/// Verifies a record event signature with a base64 Ed25519 public key.
+pub fn verify(
+    public_key_b64: &str,
+    header: EventHeader<'_>,
+    payload: &str,
+    signature_b64: &str,
+) -> bool {
+    verify_stream(
+        Stream::Records,
+        public_key_b64,
+        header,
+        payload,
+        signature_b64,
+    )
 }
 
 #[cfg(test)]
@@ -196,6 +237,16 @@ mod tests {
                 &signature
             ));
         }
+        assert!(
+            !verify_stream(
+                Stream::Lists,
+                key.public_key_b64(),
+                header,
+                "{\"a\":1}",
+                &signature
+            ),
+            "a record event signature is not a list change signature"
+        );
         let (again, _) = SigningKey::development(dir.path()).unwrap();
         assert_eq!(
             again.public_key_b64(),

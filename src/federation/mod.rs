@@ -4,6 +4,7 @@
 
 pub mod identity;
 pub mod journal;
+pub mod lists;
 pub mod outbox;
 pub mod pki;
 pub mod wire;

@@ -52,3 +52,42 @@ pub struct BatchAck {
     /// Events already applied before (replays after a lost acknowledgement).
     pub duplicates: usize,
 }
+
+/// Most list changes in one page served to a child.
+pub const MAX_LIST_PAGE: usize = 1_000;
+
+/// One list change on the wire: exactly what the issuer signed, plus the signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireListChange {
+    /// Issuing node's region code.
+    pub issuer: String,
+    /// The issuer's sequence number (its lists' epoch after this change).
+    pub seq: i64,
+    /// List code.
+    pub list: String,
+    /// Entry id.
+    pub entry_id: Uuid,
+    /// Entry version after the change.
+    pub entry_version: i32,
+    /// issued, ended or withdrawn.
+    pub change_kind: String,
+    /// The entry at that version (JSON text, exactly as signed).
+    pub payload: String,
+    /// Ed25519 signature, base64.
+    pub signature: String,
+    /// Issuer's public key, base64.
+    pub signer_key: String,
+}
+
+/// A page of list changes a parent serves its child: for each issuer, the changes after the
+/// child's cursor, contiguous and in order, so that after applying a page the child holds
+/// exactly the issuer's lists at some epoch (never a mixture).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListChangesPage {
+    /// The parent's epoch per issuer (the highest sequence number it holds).
+    pub heads: BTreeMap<String, i64>,
+    /// Changes, ordered by issuer then sequence number.
+    pub changes: Vec<WireListChange>,
+}

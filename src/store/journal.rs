@@ -59,6 +59,11 @@ impl JournalWriter {
         self.origin
     }
 
+    /// The node's signing key (also signs the lists it issues).
+    pub(super) fn signer(&self) -> &SigningKey {
+        &self.signer
+    }
+
     /// The next sequence number (not yet used).
     pub(super) fn next_seq(&self) -> i64 {
         self.last_seq.load(Ordering::SeqCst) + 1

@@ -13,6 +13,7 @@ pub mod entities;
 pub mod federation;
 pub mod journal;
 pub mod keys;
+pub mod lists;
 pub mod records;
 
 use std::time::Duration;
@@ -109,6 +110,8 @@ pub struct Store {
     /// Highest journal sequence number held per origin, loaded once by `enable_journal` and
     /// advanced after each commit, so the push loop does not scan the journal every round.
     journal_heads: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
+    /// Bumped after every committed list change (see `lists::subscribe_lists`).
+    lists_version: tokio::sync::watch::Sender<u64>,
 }
 
 /// How to connect.
@@ -152,6 +155,7 @@ impl Store {
             audit_head: Mutex::new(audit::ChainHead::genesis()),
             journal: std::sync::OnceLock::new(),
             journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            lists_version: tokio::sync::watch::Sender::new(0),
         })
     }
 

@@ -18,13 +18,13 @@ use tempfile::TempDir;
 use crate::harness::*;
 
 /// A federation CA and a directory per node.
-struct Federation {
+pub struct Federation {
     dir: TempDir,
     ca: CaMaterial,
 }
 
 impl Federation {
-    fn new() -> Federation {
+    pub fn new() -> Federation {
         integrity_exchange::app::install_crypto_provider();
         Federation {
             dir: TempDir::new().unwrap(),
@@ -50,7 +50,7 @@ impl Federation {
         dir
     }
 
-    async fn spawn(&self, region: &str, parent: Option<&str>, port: u16) -> TestApp {
+    pub async fn spawn(&self, region: &str, parent: Option<&str>, port: u16) -> TestApp {
         let dir = self.node_dir(region);
         let region = region.to_owned();
         let parent = parent.map(str::to_owned);
@@ -73,7 +73,7 @@ impl Federation {
     }
 
     /// An HTTPS client presenting `region`'s node certificate.
-    fn client(&self, region: &str) -> reqwest::Client {
+    pub fn client(&self, region: &str) -> reqwest::Client {
         let dir = self.node_dir(region);
         let tls = client_config(
             &dir.join("node.crt"),

@@ -13,6 +13,7 @@ mod federation;
 mod gateway;
 mod harness;
 mod journal;
+mod lists;
 mod openapi;
 mod operations;
 mod records;

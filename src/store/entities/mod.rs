@@ -12,5 +12,8 @@ pub mod federation_peer_keys;
 pub mod federation_problems;
 pub mod findings;
 pub mod journal_events;
+pub mod list_changes;
+pub mod list_cursors;
+pub mod list_entries;
 pub mod record_versions;
 pub mod records;

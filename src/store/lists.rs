@@ -1,0 +1,756 @@
+//! List entries and the downward journal of list changes.
+//!
+//! Invariants:
+//! - Every change to an entry issued here gets the next gap-free sequence number of this node
+//!   as issuer (its *epoch*), is signed, and commits with the entry and its audit row.
+//! - A node applies an issuer's changes strictly in sequence, each at most once, a page at a
+//!   time in one transaction: after any commit it holds exactly the issuer's lists at one epoch.
+//! - An entry never goes back to an older version.
+//! - Changes are stored as signed and relayed unchanged, so every level can verify them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::entities::{federation_peer_keys, list_changes, list_cursors, list_entries, records};
+use super::federation::ApplyError;
+use super::{Store, StoreError, audit};
+use crate::audit::AuditEntry;
+use crate::domain::lists::{EntryEnd, EntryStatus, ListChangeKind, ListEntry};
+use crate::domain::region::RegionCode;
+use crate::federation::journal::{EventHeader, Stream, stream_signing_bytes, verify_stream};
+use crate::federation::wire::WireListChange;
+
+/// Rows per INSERT (at most 14 columns: far below both backends' parameter limits).
+const INSERT_CHUNK: usize = 1_000;
+
+/// Why ending an entry failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EndError {
+    /// No such entry (or not issued by this authority here).
+    #[error("not found")]
+    NotFound,
+    /// The entry was issued at another node; only its issuer can change it.
+    #[error("issued by node {issuer}")]
+    IssuedElsewhere {
+        /// The issuing node's region.
+        issuer: String,
+    },
+    /// The entry was issued by another authority.
+    #[error("issued by another authority")]
+    OtherAuthority,
+    /// The entry cannot end as asked.
+    #[error("{0:?}")]
+    Invalid(crate::domain::record::FieldError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for EndError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        EndError::Store(error.into())
+    }
+}
+
+/// Filters of an entry listing.
+#[derive(Clone, Debug, Default)]
+pub struct EntryFilter {
+    /// Only this subject code.
+    pub subject: Option<String>,
+    /// Only this status.
+    pub status: Option<EntryStatus>,
+    /// Only entries issued at this node.
+    pub issuer: Option<String>,
+}
+
+/// What a node holds of one list from one issuer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListHolding {
+    /// List code.
+    pub list: String,
+    /// Issuing node.
+    pub issuer: String,
+    /// The issuer's epoch of the newest change of this list held here.
+    pub epoch: i64,
+    /// Entries by status.
+    pub active: u64,
+    /// Ended entries.
+    pub ended: u64,
+    /// Withdrawn entries.
+    pub withdrawn: u64,
+}
+
+/// How far this node has applied an issuer's changes, and what its parent last said it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    /// Issuing node.
+    pub issuer: String,
+    /// Highest sequence number applied here.
+    pub held: i64,
+    /// Highest sequence number the parent reported.
+    pub parent: i64,
+    /// When the parent last answered.
+    pub updated_at: OffsetDateTime,
+}
+
+fn to_entry(row: &list_entries::Model) -> Result<ListEntry, StoreError> {
+    serde_json::from_str(&row.payload).map_err(|_| StoreError::Corrupt("list entry".into()))
+}
+
+fn entry_row(entry: &ListEntry, seq: i64, payload: String) -> list_entries::ActiveModel {
+    list_entries::ActiveModel {
+        id: Set(entry.id.to_string()),
+        list_code: Set(entry.list.clone()),
+        issuer_region: Set(entry.issuer_region.clone()),
+        version: Set(entry.version),
+        seq: Set(seq),
+        subject_code: Set(entry.subject_code.clone()),
+        subject_kind: Set(entry.subject_kind.clone()),
+        subject_name: Set(entry.subject_name.clone()),
+        document_no: Set(entry.document_no.clone()),
+        status: Set(entry.status.as_str().to_owned()),
+        effective_from: Set(entry.effective_from),
+        effective_to: Set(entry.effective_to),
+        payload: Set(payload),
+        updated_at: Set(entry.updated_at),
+    }
+}
+
+fn change_row(change: WireListChange, at: OffsetDateTime) -> list_changes::ActiveModel {
+    list_changes::ActiveModel {
+        issuer: Set(change.issuer),
+        seq: Set(change.seq),
+        list_code: Set(change.list),
+        entry_id: Set(change.entry_id.to_string()),
+        entry_version: Set(change.entry_version),
+        change_kind: Set(change.change_kind),
+        payload: Set(change.payload),
+        signature: Set(change.signature),
+        signer_key: Set(change.signer_key),
+        received_at: Set(at),
+    }
+}
+
+fn to_wire(row: list_changes::Model) -> Result<WireListChange, StoreError> {
+    Ok(WireListChange {
+        entry_id: Uuid::parse_str(&row.entry_id)
+            .map_err(|_| StoreError::Corrupt("list change entry id".into()))?,
+        issuer: row.issuer,
+        seq: row.seq,
+        list: row.list_code,
+        entry_version: row.entry_version,
+        change_kind: row.change_kind,
+        payload: row.payload,
+        signature: row.signature,
+        signer_key: row.signer_key,
+    })
+}
+
+async fn issuer_head(db: &impl ConnectionTrait, issuer: &str) -> Result<i64, StoreError> {
+    let last: Option<Option<i64>> = list_changes::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::expr(Func::max(Expr::col(list_changes::Column::Seq))),
+            "last",
+        )
+        .filter(list_changes::Column::Issuer.eq(issuer))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(last.flatten().unwrap_or(0))
+}
+
+async fn insert_chunked<A, E>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), StoreError>
+where
+    A: ActiveModelTrait<Entity = E> + Send,
+    E: EntityTrait,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(INSERT_CHUNK).collect();
+        E::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+fn malformed(change: &WireListChange, reason: &'static str) -> ApplyError {
+    ApplyError::Malformed {
+        origin: change.issuer.clone(),
+        seq: change.seq,
+        reason,
+    }
+}
+
+impl Store {
+    /// A receiver that sees a new value after every committed list change (issued here or
+    /// replicated): long-polling children and the match index wait on it.
+    pub fn subscribe_lists(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.lists_version.subscribe()
+    }
+
+    /// Wakes every waiting long poll (they re-read and answer): used at shutdown so that
+    /// children's open pulls do not hold the graceful shutdown for their whole wait.
+    pub fn wake_list_waiters(&self) {
+        self.lists_changed();
+    }
+
+    fn lists_changed(&self) {
+        self.lists_version.send_modify(|version| *version += 1);
+    }
+
+    /// Signs and stores one change of an entry issued here, with the entry and the audit row.
+    async fn commit_own_change(
+        &self,
+        entry: &ListEntry,
+        kind: ListChangeKind,
+        at: OffsetDateTime,
+        audit_entry: &AuditEntry,
+        existing: bool,
+    ) -> Result<(), StoreError> {
+        let journal = self
+            .journal
+            .get()
+            .ok_or_else(|| StoreError::Corrupt("journal not enabled".into()))?;
+        let mut head = self.audit_head.lock().await;
+        let txn = self.db.begin().await?;
+        let written: Result<audit::ChainHead, StoreError> = async {
+            let issuer = entry.issuer_region.clone();
+            let seq = issuer_head(&txn, &issuer).await? + 1;
+            let payload = serde_json::to_string(entry)
+                .map_err(|_| StoreError::Corrupt("list entry".into()))?;
+            let header = EventHeader {
+                origin: &issuer,
+                seq,
+                record_id: entry.id,
+                record_version: entry.version,
+                change_kind: kind.as_str(),
+            };
+            let signature =
+                journal
+                    .signer()
+                    .sign(&stream_signing_bytes(Stream::Lists, header, &payload));
+            let row = entry_row(entry, seq, payload.clone());
+            if existing {
+                // Guarded on the version read by the caller: a concurrent change loses.
+                let updated = list_entries::Entity::update_many()
+                    .set(row.into_active_model())
+                    .filter(list_entries::Column::Id.eq(entry.id.to_string()))
+                    .filter(list_entries::Column::Version.eq(entry.version - 1))
+                    .exec(&txn)
+                    .await?;
+                if updated.rows_affected != 1 {
+                    return Err(StoreError::VersionMismatch {
+                        expected: entry.version - 1,
+                        current: entry.version,
+                    });
+                }
+            } else {
+                list_entries::Entity::insert(row)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            list_changes::Entity::insert(change_row(
+                WireListChange {
+                    issuer: issuer.clone(),
+                    seq,
+                    list: entry.list.clone(),
+                    entry_id: entry.id,
+                    entry_version: entry.version,
+                    change_kind: kind.as_str().to_owned(),
+                    payload,
+                    signature,
+                    signer_key: journal.signer().public_key_b64().to_owned(),
+                },
+                at,
+            ))
+            .exec_without_returning(&txn)
+            .await?;
+            audit::insert_after(&txn, &head, at, audit_entry).await
+        }
+        .await;
+        match written {
+            Ok(new_head) => {
+                txn.commit().await?;
+                *head = new_head;
+                drop(head);
+                self.lists_changed();
+                Ok(())
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Issues an entry (version 1, issued at this node). Idempotent on (list, subject,
+    /// document number): a replay returns the stored entry and `false`.
+    pub async fn issue_list_entry(
+        &self,
+        entry: ListEntry,
+        at: OffsetDateTime,
+        audit_entry: AuditEntry,
+    ) -> Result<(ListEntry, bool), StoreError> {
+        let existing = list_entries::Entity::find()
+            .filter(list_entries::Column::IssuerRegion.eq(entry.issuer_region.as_str()))
+            .filter(list_entries::Column::ListCode.eq(entry.list.as_str()))
+            .filter(list_entries::Column::SubjectCode.eq(entry.subject_code.as_str()))
+            .filter(list_entries::Column::DocumentNo.eq(entry.document_no.as_str()))
+            .one(&self.db)
+            .await?;
+        if let Some(row) = existing {
+            return Ok((to_entry(&row)?, false));
+        }
+        match self
+            .commit_own_change(&entry, ListChangeKind::Issued, at, &audit_entry, false)
+            .await
+        {
+            Ok(()) => Ok((entry, true)),
+            // A concurrent replay of the same issuance won the unique index.
+            Err(StoreError::Database(error)) if error.to_string().contains("uq_list_entries") => {
+                Err(StoreError::Conflict("uq_list_entries_document"))
+            }
+            Err(StoreError::Database(error))
+                if error.to_string().contains("UNIQUE constraint failed") =>
+            {
+                Err(StoreError::Conflict("uq_list_entries_document"))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Ends or withdraws an entry issued at this node (`me`) by `authority_code`.
+    pub async fn end_list_entry(
+        &self,
+        me: RegionCode,
+        id: Uuid,
+        authority_code: &str,
+        end: &EntryEnd,
+        at: OffsetDateTime,
+        audit_entry: AuditEntry,
+    ) -> Result<ListEntry, EndError> {
+        let row = list_entries::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .ok_or(EndError::NotFound)?;
+        if row.issuer_region != me.to_string() {
+            return Err(EndError::IssuedElsewhere {
+                issuer: row.issuer_region,
+            });
+        }
+        let entry = to_entry(&row)?;
+        if entry.authority_code != authority_code {
+            return Err(EndError::OtherAuthority);
+        }
+        let next = end.apply(&entry, at).map_err(EndError::Invalid)?;
+        let kind = if end.withdrawn {
+            ListChangeKind::Withdrawn
+        } else {
+            ListChangeKind::Ended
+        };
+        self.commit_own_change(&next, kind, at, &audit_entry, true)
+            .await?;
+        Ok(next)
+    }
+
+    /// One entry.
+    pub async fn list_entry(&self, id: Uuid) -> Result<Option<ListEntry>, StoreError> {
+        list_entries::Entity::find_by_id(id.to_string())
+            .one(&self.db)
+            .await?
+            .as_ref()
+            .map(to_entry)
+            .transpose()
+    }
+
+    /// Entries of `list` after `after` (by id, which is time-ordered), at most `limit`.
+    pub async fn list_entries_page(
+        &self,
+        list: &str,
+        filter: &EntryFilter,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Vec<ListEntry>, StoreError> {
+        let mut query =
+            list_entries::Entity::find().filter(list_entries::Column::ListCode.eq(list));
+        if let Some(subject) = &filter.subject {
+            query = query.filter(list_entries::Column::SubjectCode.eq(subject.as_str()));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(list_entries::Column::Status.eq(status.as_str()));
+        }
+        if let Some(issuer) = &filter.issuer {
+            query = query.filter(list_entries::Column::IssuerRegion.eq(issuer.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(list_entries::Column::Id.gt(after.to_string()));
+        }
+        query
+            .order_by_asc(list_entries::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(to_entry)
+            .collect()
+    }
+
+    /// Every entry held (for building the match index).
+    pub async fn all_list_entries(&self) -> Result<Vec<ListEntry>, StoreError> {
+        list_entries::Entity::find()
+            .all(&self.db)
+            .await?
+            .iter()
+            .map(to_entry)
+            .collect()
+    }
+
+    /// What this node holds, per list and issuer.
+    pub async fn list_holdings(&self) -> Result<Vec<ListHolding>, StoreError> {
+        let rows: Vec<(String, String, String, i64, Option<i64>)> = list_entries::Entity::find()
+            .select_only()
+            .column(list_entries::Column::ListCode)
+            .column(list_entries::Column::IssuerRegion)
+            .column(list_entries::Column::Status)
+            .column_as(
+                Expr::expr(Func::count(Expr::col(list_entries::Column::Id))),
+                "n",
+            )
+            .column_as(
+                Expr::expr(Func::max(Expr::col(list_entries::Column::Seq))),
+                "epoch",
+            )
+            .group_by(list_entries::Column::ListCode)
+            .group_by(list_entries::Column::IssuerRegion)
+            .group_by(list_entries::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut out: BTreeMap<(String, String), ListHolding> = BTreeMap::new();
+        for (list, issuer, status, n, epoch) in rows {
+            let holding = out
+                .entry((list.clone(), issuer.clone()))
+                .or_insert_with(|| ListHolding {
+                    list,
+                    issuer,
+                    epoch: 0,
+                    active: 0,
+                    ended: 0,
+                    withdrawn: 0,
+                });
+            holding.epoch = holding.epoch.max(epoch.unwrap_or(0));
+            let n = u64::try_from(n).unwrap_or(0);
+            match status.as_str() {
+                "active" => holding.active += n,
+                "ended" => holding.ended += n,
+                _ => holding.withdrawn += n,
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// The highest sequence number held per issuer.
+    pub async fn list_heads(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        let rows: Vec<(String, Option<i64>)> = list_changes::Entity::find()
+            .select_only()
+            .column(list_changes::Column::Issuer)
+            .column_as(
+                Expr::expr(Func::max(Expr::col(list_changes::Column::Seq))),
+                "last",
+            )
+            .group_by(list_changes::Column::Issuer)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(issuer, last)| (issuer, last.unwrap_or(0)))
+            .collect())
+    }
+
+    /// Changes after the child's cursors (issuers it does not mention: from the start), at
+    /// most `limit`, ordered by issuer then sequence.
+    pub async fn list_changes_after(
+        &self,
+        after: &BTreeMap<String, i64>,
+        limit: u64,
+    ) -> Result<(BTreeMap<String, i64>, Vec<WireListChange>), StoreError> {
+        let heads = self.list_heads().await?;
+        let mut out = Vec::new();
+        for (issuer, head) in &heads {
+            let from = after.get(issuer).copied().unwrap_or(0);
+            let room = limit.saturating_sub(out.len() as u64);
+            if from >= *head || room == 0 {
+                continue;
+            }
+            let rows = list_changes::Entity::find()
+                .filter(list_changes::Column::Issuer.eq(issuer.as_str()))
+                .filter(list_changes::Column::Seq.gt(from))
+                .order_by_asc(list_changes::Column::Seq)
+                .limit(room)
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                out.push(to_wire(row)?);
+            }
+        }
+        Ok((heads, out))
+    }
+
+    /// This node's cursors of its ancestors' lists.
+    pub async fn list_cursors(&self) -> Result<Vec<ListCursor>, StoreError> {
+        Ok(list_cursors::Entity::find()
+            .order_by_asc(list_cursors::Column::Issuer)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| ListCursor {
+                issuer: row.issuer,
+                held: row.held_seq,
+                parent: row.parent_seq,
+                updated_at: row.updated_at,
+            })
+            .collect())
+    }
+
+    /// Which of `ids` name no record held here.
+    pub async fn missing_records(&self, ids: &[Uuid]) -> Result<Vec<Uuid>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found: HashSet<String> = records::Entity::find()
+            .select_only()
+            .column(records::Column::Id)
+            .filter(records::Column::Id.is_in(ids.iter().map(Uuid::to_string)))
+            .into_tuple::<String>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(ids
+            .iter()
+            .filter(|id| !found.contains(&id.to_string()))
+            .copied()
+            .collect())
+    }
+
+    /// Applies a page of list changes served by the parent (`parent`, authenticated by its
+    /// certificate). Every change must be issued by an ancestor of `me`, verify against the key
+    /// pinned for its issuer, and continue the issuer's sequence. All or nothing.
+    pub async fn apply_list_changes(
+        &self,
+        me: RegionCode,
+        parent: RegionCode,
+        heads: &BTreeMap<String, i64>,
+        changes: Vec<WireListChange>,
+        at: OffsetDateTime,
+        audit_entry: AuditEntry,
+    ) -> Result<usize, ApplyError> {
+        // Check everything that needs no database first, outside the write lock.
+        let mut entries = Vec::with_capacity(changes.len());
+        for change in &changes {
+            let issuer = RegionCode::parse(&change.issuer)
+                .map_err(|_| malformed(change, "issuer is not a region code"))?;
+            if issuer == me || !issuer.is_same_or_ancestor_of(me) {
+                return Err(ApplyError::OutOfScope {
+                    origin: change.issuer.clone(),
+                    seq: change.seq,
+                    sender: parent.to_string(),
+                });
+            }
+            let kind = ListChangeKind::parse(&change.change_kind)
+                .ok_or_else(|| malformed(change, "unknown change kind"))?;
+            let header = EventHeader {
+                origin: &change.issuer,
+                seq: change.seq,
+                record_id: change.entry_id,
+                record_version: change.entry_version,
+                change_kind: &change.change_kind,
+            };
+            if !verify_stream(
+                Stream::Lists,
+                &change.signer_key,
+                header,
+                &change.payload,
+                &change.signature,
+            ) {
+                return Err(ApplyError::BadSignature {
+                    origin: change.issuer.clone(),
+                    seq: change.seq,
+                    reason: "signature does not verify",
+                });
+            }
+            let entry: ListEntry = serde_json::from_str(&change.payload)
+                .map_err(|_| malformed(change, "payload is not a list entry"))?;
+            let expected_status = match kind {
+                ListChangeKind::Issued => EntryStatus::Active,
+                ListChangeKind::Ended => EntryStatus::Ended,
+                ListChangeKind::Withdrawn => EntryStatus::Withdrawn,
+            };
+            if entry.id != change.entry_id
+                || entry.version != change.entry_version
+                || entry.issuer_region != change.issuer
+                || entry.list != change.list
+                || entry.status != expected_status
+            {
+                return Err(malformed(
+                    change,
+                    "payload does not match the signed header",
+                ));
+            }
+            entries.push(entry);
+        }
+
+        let mut head = self.audit_head.lock().await;
+        let txn = self.db.begin().await?;
+        let applied: Result<(usize, audit::ChainHead), ApplyError> = async {
+            let mut held: HashMap<String, i64> = HashMap::new();
+            let mut pinned: HashMap<String, String> = HashMap::new();
+            let ids: Vec<String> = entries.iter().map(|e| e.id.to_string()).collect();
+            let mut stored: HashMap<String, i32> = HashMap::new();
+            for chunk in ids.chunks(INSERT_CHUNK) {
+                let rows: Vec<(String, i32)> = list_entries::Entity::find()
+                    .select_only()
+                    .column(list_entries::Column::Id)
+                    .column(list_entries::Column::Version)
+                    .filter(list_entries::Column::Id.is_in(chunk.iter().cloned()))
+                    .into_tuple()
+                    .all(&txn)
+                    .await?;
+                stored.extend(rows);
+            }
+            let mut new_rows = Vec::new();
+            let mut change_rows = Vec::new();
+            // The newest version of each entry in this page wins (per-entry order).
+            let mut newest: HashMap<String, (ListEntry, i64, String)> = HashMap::new();
+            for (change, entry) in changes.into_iter().zip(entries) {
+                if !pinned.contains_key(&change.issuer) {
+                    let key = federation_peer_keys::Entity::find_by_id(change.issuer.clone())
+                        .one(&txn)
+                        .await?
+                        .map(|row| row.signer_key);
+                    match key {
+                        Some(key) => {
+                            pinned.insert(change.issuer.clone(), key);
+                        }
+                        None => {
+                            // Trust on first use over a channel authenticated by the
+                            // federation CA, as for record events.
+                            federation_peer_keys::Entity::insert(
+                                federation_peer_keys::ActiveModel {
+                                    origin: Set(change.issuer.clone()),
+                                    signer_key: Set(change.signer_key.clone()),
+                                    first_seen_at: Set(at),
+                                },
+                            )
+                            .exec_without_returning(&txn)
+                            .await?;
+                            pinned.insert(change.issuer.clone(), change.signer_key.clone());
+                        }
+                    }
+                }
+                if pinned.get(&change.issuer) != Some(&change.signer_key) {
+                    return Err(ApplyError::BadSignature {
+                        origin: change.issuer.clone(),
+                        seq: change.seq,
+                        reason: "signed with a key other than the one pinned for this issuer",
+                    });
+                }
+                let last = match held.get(&change.issuer) {
+                    Some(last) => *last,
+                    None => issuer_head(&txn, &change.issuer).await?,
+                };
+                held.insert(change.issuer.clone(), last);
+                if change.seq <= last {
+                    continue; // replay of a page already applied
+                }
+                if change.seq != last + 1 {
+                    return Err(ApplyError::OutOfOrder {
+                        origin: change.issuer.clone(),
+                        seq: change.seq,
+                        expected: last + 1,
+                    });
+                }
+                held.insert(change.issuer.clone(), change.seq);
+                let id = entry.id.to_string();
+                let older_than_stored = stored.get(&id).is_some_and(|v| *v >= entry.version);
+                let older_than_page = newest
+                    .get(&id)
+                    .is_some_and(|(e, _, _)| e.version >= entry.version);
+                if !older_than_stored && !older_than_page {
+                    newest.insert(id, (entry, change.seq, change.payload.clone()));
+                }
+                change_rows.push(change_row(change, at));
+            }
+            let applied = change_rows.len();
+            for (id, (entry, seq, payload)) in newest {
+                let row = entry_row(&entry, seq, payload);
+                if stored.contains_key(&id) {
+                    list_entries::Entity::update(row).exec(&txn).await?;
+                } else {
+                    new_rows.push(row);
+                }
+            }
+            insert_chunked(&txn, new_rows).await?;
+            insert_chunked(&txn, change_rows).await?;
+            let mut cursors: BTreeMap<&String, (i64, i64)> = BTreeMap::new();
+            for (issuer, parent_head) in heads {
+                let held_now = match held.get(issuer) {
+                    Some(seq) => *seq,
+                    None => issuer_head(&txn, issuer).await?,
+                };
+                cursors.insert(issuer, (held_now, *parent_head));
+            }
+            for (issuer, (held_seq, parent_seq)) in cursors {
+                list_cursors::Entity::insert(list_cursors::ActiveModel {
+                    issuer: Set(issuer.clone()),
+                    held_seq: Set(held_seq),
+                    parent_seq: Set(parent_seq),
+                    updated_at: Set(at),
+                })
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::column(list_cursors::Column::Issuer)
+                        .update_columns([
+                            list_cursors::Column::HeldSeq,
+                            list_cursors::Column::ParentSeq,
+                            list_cursors::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+            }
+            let new_head = if applied > 0 {
+                let mut entry = audit_entry;
+                entry.detail = format!("applied={applied}");
+                audit::insert_after(&txn, &head, at, &entry).await?
+            } else {
+                head.clone()
+            };
+            Ok((applied, new_head))
+        }
+        .await;
+        match applied {
+            Ok((applied, new_head)) => {
+                txn.commit().await?;
+                *head = new_head;
+                drop(head);
+                if applied > 0 {
+                    self.lists_changed();
+                }
+                Ok(applied)
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    }
+}
