@@ -300,6 +300,95 @@ pub struct FederationStatusOut {
     /// The parent link, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentLinkOut>,
+    /// Lists: the epoch held per issuer (this node and its ancestors) and the pull link.
+    pub lists: ListsLinkOut,
+}
+
+/// One issuer's lists as held here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuerEpochOut {
+    /// Issuing node's region.
+    pub issuer: String,
+    /// Highest sequence number (epoch) held here.
+    pub held: i64,
+    /// What the parent last reported holding (absent for this node's own lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_held: Option<i64>,
+    /// Changes known to be missing here, or the parent silent for too long.
+    pub stale: bool,
+}
+
+/// The downward (list) side of the federation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListsLinkOut {
+    /// Per issuer, the epoch held.
+    pub issuers: Vec<IssuerEpochOut>,
+    /// Seconds since the last successful pull from the parent (absent without a parent or
+    /// before the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_since_pull: Option<i64>,
+    /// Failed pulls since the last success.
+    pub consecutive_failures: u32,
+    /// Last error of the pull link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// The list side of the status, and the matching gauges.
+async fn lists_link(state: &AppState) -> Result<ListsLinkOut, ApiError> {
+    let heads = state.store.list_heads().await?;
+    let cursors = state.store.list_cursors().await?;
+    let has_parent = !state.settings.federation.parent_url.is_empty();
+    let link = state.lists.link_status();
+    let now = state.clock.now();
+    let link_stale = has_parent
+        && link
+            .last_success_at
+            .is_none_or(|at| (now - at).unsigned_abs() > state.lists.stale_after);
+    let me = state.region.to_string();
+    let mut issuers: Vec<IssuerEpochOut> = heads
+        .iter()
+        .map(|(issuer, held)| {
+            let parent_held = (issuer != &me)
+                .then(|| {
+                    cursors
+                        .iter()
+                        .find(|c| &c.issuer == issuer)
+                        .map(|c| c.parent)
+                })
+                .flatten();
+            let stale = issuer != &me && (link_stale || parent_held.is_some_and(|p| p > *held));
+            IssuerEpochOut {
+                issuer: issuer.clone(),
+                held: *held,
+                parent_held,
+                stale,
+            }
+        })
+        .collect();
+    // Issuers the parent announced but none of whose changes arrived yet.
+    for cursor in &cursors {
+        if !heads.contains_key(&cursor.issuer) && cursor.parent > 0 {
+            issuers.push(IssuerEpochOut {
+                issuer: cursor.issuer.clone(),
+                held: 0,
+                parent_held: Some(cursor.parent),
+                stale: true,
+            });
+        }
+    }
+    for issuer in &issuers {
+        metrics::gauge!("integrity_list_epoch", "issuer" => issuer.issuer.clone())
+            .set(issuer.held as f64);
+        metrics::gauge!("integrity_list_stale", "issuer" => issuer.issuer.clone())
+            .set(if issuer.stale { 1.0 } else { 0.0 });
+    }
+    Ok(ListsLinkOut {
+        issuers,
+        seconds_since_pull: link.last_success_at.map(|at| (now - at).whole_seconds()),
+        consecutive_failures: link.consecutive_failures,
+        last_error: link.last_error,
+    })
 }
 
 /// Federation status: the journal held per origin, the children, and how far behind the parent
@@ -364,7 +453,9 @@ pub async fn get_federation_status(
             &caller.audit("federation.status", "federation".into(), &request_id),
         )
         .await?;
+    let lists = lists_link(&state).await?;
     Ok(Json(FederationStatusOut {
+        lists,
         region: state.region.to_string(),
         held,
         children: allowed_children(&state)

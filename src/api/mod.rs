@@ -11,6 +11,7 @@ pub mod health;
 pub mod keys;
 pub mod lists;
 pub mod records;
+pub mod stats;
 pub mod subjects;
 pub mod thirdparty;
 
@@ -57,6 +58,7 @@ third parties and platforms. Without either a caller sees the public view only."
         (name = "keys", description = "API keys of third parties and platforms (administrators)"),
         (name = "third parties", description = "Evaluations and monitoring findings submitted by agencies with API keys"),
         (name = "lists", description = "Lists (名单): serious dishonesty, judgment defaulters, red list …, issued at any level and replicated to every node below"),
+        (name = "statistics", description = "Roll-up counts of records for a region and each child region"),
         (name = "federation", description = "Node-to-node exchange over mutual TLS, and its status"),
         (name = "operations", description = "Health and readiness")
     )
@@ -121,6 +123,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(lists::get_list_entry))
         .routes(routes!(lists::end_list_entry))
         .routes(routes!(lists::pull_list_changes))
+        .routes(routes!(stats::get_region_stats))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

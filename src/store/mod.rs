@@ -15,6 +15,7 @@ pub mod journal;
 pub mod keys;
 pub mod lists;
 pub mod records;
+pub mod stats;
 
 use std::time::Duration;
 

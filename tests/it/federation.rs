@@ -89,7 +89,7 @@ impl Federation {
 }
 
 /// Waits until `app` holds `seq` events of `origin`.
-async fn wait_for(app: &TestApp, origin: &str, seq: i64) {
+pub async fn wait_for(app: &TestApp, origin: &str, seq: i64) {
     for _ in 0..300 {
         let held = app.state.store.journal_watermarks().await.unwrap();
         if held.get(origin).copied().unwrap_or(0) >= seq {

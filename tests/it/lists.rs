@@ -390,6 +390,15 @@ async fn lists_issued_above_reach_the_county_and_their_end_follows() {
         .unwrap();
     assert_eq!(ended_here["version"], 2);
     assert_eq!(ended_here["in_force"], false);
+    let status = county
+        .get("/api/v1/federation/status", Some(&county.supervisor()))
+        .await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.text);
+    let issuers = status.body["lists"]["issuers"].as_array().unwrap();
+    let from_national = issuers.iter().find(|i| i["issuer"] == "100000").unwrap();
+    assert_eq!(from_national["held"], 2, "the issuance and the end");
+    assert_eq!(from_national["stale"], false);
+    assert_eq!(status.body["lists"]["consecutive_failures"], 0);
 
     // A node that is not a child may not pull.
     let stranger = federation

@@ -17,5 +17,6 @@ mod lists;
 mod openapi;
 mod operations;
 mod records;
+mod stats;
 mod subjects;
 mod transport;
