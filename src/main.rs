@@ -71,6 +71,9 @@ enum Command {
         #[command(subcommand)]
         command: integrity_exchange::federation::pki::PkiCommand,
     },
+    /// A four-level federation on loopback (county → city → province → national) with its own
+    /// PKI and sample data: records go up, a national list entry comes down.
+    Demo(integrity_exchange::demo::DemoOptions),
     /// Benchmarks of a node started in-process on a fresh database (build with --release).
     Bench {
         #[command(subcommand)]
@@ -173,6 +176,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 region,
                 region.info().name
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo(options) => {
+            init_tracing(&settings.log);
+            integrity_exchange::demo::run(settings, options, shutdown_signal(), say).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Openapi => {

@@ -188,3 +188,53 @@ fn openapi_subcommand_prints_the_spec() {
     let spec: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
 }
+
+#[tokio::test]
+async fn demo_shows_records_going_up_and_a_list_coming_down() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let run = || {
+        let mut command = Command::new(BIN);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("INTEGRITY_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("INTEGRITY_LOG__FILTER", "warn")
+            .args(["demo", "--records", "20", "--exit-when-done", "--dir"])
+            .arg(dir.path().join("demo"))
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for region in ["100000", "440000", "445100", "445122"] {
+        assert!(
+            stdout
+                .lines()
+                .any(|line| line.trim_start().starts_with(region) && line.contains("https://")),
+            "{region} listed with its URL: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("all 21 changes of 饶平县 held at the national node"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the national entry is held at 饶平县"),
+        "{stdout}"
+    );
+    // Running it again reuses the PKI and the data.
+    let second = run();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(dir.path().join("demo/ca/ca.crt").exists());
+}
