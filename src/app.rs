@@ -201,10 +201,15 @@ impl Application {
                 .map_err(|message| anyhow::anyhow!("lists.extra: {message}"))?,
             Duration::from_secs(settings.federation.list_stale_after_secs),
         ));
+        let store = Arc::new(store);
+        let matcher =
+            crate::matching::Matcher::start(store.clone(), &lists.catalogue, &settings.matching)
+                .await?;
         let state = AppState {
+            matcher,
             settings: Arc::new(settings),
             region,
-            store: Arc::new(store),
+            store,
             clock,
             tokens: Arc::new(tokens),
             gateway: Arc::new(gateway),

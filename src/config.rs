@@ -36,6 +36,9 @@ pub struct Settings {
     pub federation: FederationSettings,
     /// Lists beyond the built-in catalogue.
     pub lists: ListsSettings,
+    /// Bid screening (the match API).
+    #[serde(rename = "match")]
+    pub matching: MatchSettings,
     /// Logging.
     pub log: LogSettings,
     /// Prometheus endpoint.
@@ -157,6 +160,20 @@ pub struct FederationSettings {
     /// A child's copy of its ancestors' lists counts as stale after this long without a
     /// successful pull.
     pub list_stale_after_secs: u64,
+}
+
+/// `[match]`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchSettings {
+    /// Project kinds and the measures that restrict each: an in-force entry carrying one of
+    /// them blocks a bidder of that kind of project.
+    pub restrictions: std::collections::BTreeMap<String, Vec<String>>,
+    /// An entry that starts or ends within this many days of `as_of` gives `review`, not
+    /// `block` (the period may be disputed or not yet recorded everywhere).
+    pub boundary_days: u32,
+    /// Decisions written per database transaction at most (group commit).
+    pub log_batch: usize,
 }
 
 /// `[lists]`.
@@ -339,6 +356,20 @@ impl Settings {
                 "federation.signing_key",
                 format!("{} cannot be read", signing_key.display()),
             ));
+        }
+        for (kind, measures) in &self.matching.restrictions {
+            if let Some(unknown) = measures
+                .iter()
+                .find(|m| !crate::domain::lists::is_measure(m))
+            {
+                return Err(invalid(
+                    "match.restrictions",
+                    format!("project kind '{kind}': unknown measure '{unknown}'"),
+                ));
+            }
+        }
+        if self.matching.log_batch == 0 {
+            return Err(invalid("match.log_batch", "must be at least 1"));
         }
         if let Err(message) = crate::domain::lists::ListCatalogue::new(&self.lists.extra) {
             return Err(invalid("lists.extra", message));

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod federation;
 pub mod gateway;
+pub mod matching;
 pub mod state;
 pub mod store;
 pub mod telemetry;

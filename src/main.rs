@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Decision-log tools of the match API.
+    Receipts {
+        #[command(subcommand)]
+        command: ReceiptsCommand,
+    },
     /// Federation PKI: create a CA and issue region-bound node certificates (demos, tests,
     /// small deployments; production may bring its own CA).
     Pki {
@@ -84,6 +89,13 @@ enum Command {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check the hash chain and name the first broken row.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum ReceiptsCommand {
+    /// Check the chain of match decisions (hashes, links, signatures) and name the first
+    /// broken one.
     Verify,
 }
 
@@ -231,6 +243,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = integrity_exchange::app::open_existing_store(&settings).await?;
             integrity_exchange::admin::keys(command, &settings, &store, SystemClock.now()).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Receipts {
+            command: ReceiptsCommand::Verify,
+        } => {
+            settings.validate()?;
+            let store = integrity_exchange::app::open_existing_store(&settings).await?;
+            let report = integrity_exchange::matching::receipt::verify_chain(&store).await?;
+            match report.broken {
+                None => {
+                    println!(
+                        "decision chain intact: {} decisions verified, signed by {}",
+                        report.verified,
+                        if report.signers.is_empty() {
+                            "nobody yet".to_owned()
+                        } else {
+                            report.signers.join(", ")
+                        }
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some((seq, problem)) => {
+                    println!(
+                        "decision chain BROKEN at decision {seq} after {} intact: {problem}",
+                        report.verified
+                    );
+                    Ok(ExitCode::from(2))
+                }
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify,

@@ -29,6 +29,8 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     /// Federation link status.
     pub federation: Arc<FederationState>,
+    /// The match index and decision log.
+    pub matcher: Arc<crate::matching::Matcher>,
     /// List catalogue and the downward link's status.
     pub lists: Arc<crate::federation::lists::ListsState>,
     /// Prometheus renderer.

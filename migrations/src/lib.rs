@@ -12,6 +12,7 @@ mod m20261122_000003_create_gateway;
 mod m20261122_000004_create_journal;
 mod m20261122_000005_create_federation;
 mod m20261122_000006_create_lists;
+mod m20261122_000007_create_match_decisions;
 
 /// All migrations of the node, in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_journal::Migration),
             Box::new(m20261122_000005_create_federation::Migration),
             Box::new(m20261122_000006_create_lists::Migration),
+            Box::new(m20261122_000007_create_match_decisions::Migration),
         ]
     }
 }

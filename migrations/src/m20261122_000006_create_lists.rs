@@ -69,7 +69,17 @@ impl MigrationTrait for Migration {
                     )
                     .col(ColumnDef::new(ListEntries::EffectiveFrom).date().not_null())
                     .col(ColumnDef::new(ListEntries::EffectiveTo).date().null())
-                    // The whole entry as signed by its issuer (former names, measures, linked
+                    // What the match index needs, so that building it reads narrow rows:
+                    // subject and former names ('\n'-separated), measure codes (','-separated)
+                    // and the legal representative's ID.
+                    .col(ColumnDef::new(ListEntries::Names).text().not_null())
+                    .col(
+                        ColumnDef::new(ListEntries::Measures)
+                            .string_len(512)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(ListEntries::RepId).string_len(18).null())
+                    // The whole entry as signed by its issuer (reason, authority, linked
                     // records …): the columns above are the ones queried.
                     .col(ColumnDef::new(ListEntries::Payload).text().not_null())
                     .col(
@@ -224,6 +234,9 @@ enum ListEntries {
     Status,
     EffectiveFrom,
     EffectiveTo,
+    Names,
+    Measures,
+    RepId,
     Payload,
     UpdatedAt,
 }

@@ -324,6 +324,18 @@ async fn audit_read(
     Ok(())
 }
 
+/// Whether this node's copy of the lists issued above may be behind: it has a parent and
+/// has not pulled from it successfully within `federation.list_stale_after_secs`.
+pub fn lists_stale(state: &AppState) -> bool {
+    let has_parent = !state.settings.federation.parent_url.is_empty();
+    has_parent && {
+        let status = state.lists.link_status();
+        status
+            .last_success_at
+            .is_none_or(|at| (state.clock.now() - at).unsigned_abs() > state.lists.stale_after)
+    }
+}
+
 /// The list catalogue, with the entries and epochs held here.
 ///
 /// For every list: what this node holds (active, ended and withdrawn entries) and, per issuing

@@ -10,6 +10,7 @@ pub mod federation;
 pub mod health;
 pub mod keys;
 pub mod lists;
+pub mod matching;
 pub mod records;
 pub mod stats;
 pub mod subjects;
@@ -58,6 +59,7 @@ third parties and platforms. Without either a caller sees the public view only."
         (name = "keys", description = "API keys of third parties and platforms (administrators)"),
         (name = "third parties", description = "Evaluations and monitoring findings submitted by agencies with API keys"),
         (name = "lists", description = "Lists (名单): serious dishonesty, judgment defaulters, red list …, issued at any level and replicated to every node below"),
+        (name = "match", description = "Bid screening (招投标信用核查): compare bidders with every list held here, log each decision (chained, signed) before answering"),
         (name = "statistics", description = "Roll-up counts of records for a region and each child region"),
         (name = "federation", description = "Node-to-node exchange over mutual TLS, and its status"),
         (name = "operations", description = "Health and readiness")
@@ -124,6 +126,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(lists::end_list_entry))
         .routes(routes!(lists::pull_list_changes))
         .routes(routes!(stats::get_region_stats))
+        .routes(routes!(matching::screen_bidders))
+        .routes(routes!(matching::list_matches))
+        .routes(routes!(matching::get_match))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod citizen_id;
 pub mod clock;
 pub mod lists;
+pub mod names;
 pub mod record;
 pub mod region;
 pub mod subject;

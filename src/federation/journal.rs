@@ -159,6 +159,15 @@ pub fn verify_stream(
     payload: &str,
     signature_b64: &str,
 ) -> bool {
+    verify_bytes(
+        public_key_b64,
+        &stream_signing_bytes(stream, header, payload),
+        signature_b64,
+    )
+}
+
+/// Verifies an Ed25519 signature (base64) of `message` with a base64 public key.
+pub fn verify_bytes(public_key_b64: &str, message: &[u8], signature_b64: &str) -> bool {
     let (Ok(public), Ok(signature)) = (
         STANDARD.decode(public_key_b64),
         STANDARD.decode(signature_b64),
@@ -166,7 +175,7 @@ pub fn verify_stream(
         return false;
     };
     UnparsedPublicKey::new(&ED25519, public)
-        .verify(&stream_signing_bytes(stream, header, payload), &signature)
+        .verify(message, &signature)
         .is_ok()
 }
 

@@ -171,6 +171,17 @@ impl Store {
         Ok(())
     }
 
+    /// Signs `message` with the node's key: (signature, public key), both base64; `None`
+    /// before the journal is enabled.
+    pub fn sign_with_node_key(&self, message: &[u8]) -> Option<(String, String)> {
+        self.journal.get().map(|writer| {
+            (
+                writer.signer.sign(message),
+                writer.signer.public_key_b64().to_owned(),
+            )
+        })
+    }
+
     /// Records that `origin`'s events up to `seq` are committed (heads only move forward).
     pub(super) fn journal_committed(&self, origin: &str, seq: i64) {
         if let Ok(mut heads) = self.journal_heads.lock() {

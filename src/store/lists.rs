@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -118,6 +118,15 @@ fn entry_row(entry: &ListEntry, seq: i64, payload: String) -> list_entries::Acti
         status: Set(entry.status.as_str().to_owned()),
         effective_from: Set(entry.effective_from),
         effective_to: Set(entry.effective_to),
+        names: Set(std::iter::once(entry.subject_name.as_str())
+            .chain(entry.former_names.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("\n")),
+        measures: Set(entry.measures.join(",")),
+        rep_id: Set(entry
+            .legal_representative
+            .as_ref()
+            .and_then(|rep| rep.id_number.clone())),
         payload: Set(payload),
         updated_at: Set(entry.updated_at),
     }
@@ -518,6 +527,102 @@ impl Store {
                 updated_at: row.updated_at,
             })
             .collect())
+    }
+
+    /// Entries for the match index, by id after `after`, at most `limit` (narrow columns,
+    /// no payload parsing).
+    pub async fn index_rows(
+        &self,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<crate::matching::index::IndexEntry>, StoreError> {
+        let mut query = list_entries::Entity::find()
+            .select_only()
+            .columns([
+                list_entries::Column::Id,
+                list_entries::Column::ListCode,
+                list_entries::Column::Version,
+                list_entries::Column::Status,
+                list_entries::Column::SubjectCode,
+                list_entries::Column::SubjectKind,
+                list_entries::Column::Names,
+                list_entries::Column::Measures,
+                list_entries::Column::RepId,
+                list_entries::Column::EffectiveFrom,
+                list_entries::Column::EffectiveTo,
+            ])
+            .order_by_asc(list_entries::Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            query = query.filter(list_entries::Column::Id.gt(after));
+        }
+        #[allow(clippy::type_complexity, reason = "one row of the narrow select")]
+        let rows: Vec<(
+            String,
+            String,
+            i32,
+            String,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            time::Date,
+            Option<time::Date>,
+        )> = query.into_tuple().all(&self.db).await?;
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    list,
+                    version,
+                    status,
+                    subject_code,
+                    subject_kind,
+                    names,
+                    measures,
+                    rep_id,
+                    from,
+                    to,
+                )| {
+                    Ok(crate::matching::index::IndexEntry {
+                        id: Uuid::parse_str(&id)
+                            .map_err(|_| StoreError::Corrupt("list entry id".into()))?,
+                        list,
+                        version,
+                        status: match status.as_str() {
+                            "active" => EntryStatus::Active,
+                            "ended" => EntryStatus::Ended,
+                            _ => EntryStatus::Withdrawn,
+                        },
+                        subject_code,
+                        subject_kind,
+                        names: names.split('\n').map(str::to_owned).collect(),
+                        measures: measures
+                            .split(',')
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        rep_id,
+                        effective_from: from,
+                        effective_to: to,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Whether any of the records is under objection (异议处理中).
+    pub async fn any_under_objection(&self, ids: &[Uuid]) -> Result<bool, StoreError> {
+        if ids.is_empty() {
+            return Ok(false);
+        }
+        let n = records::Entity::find()
+            .filter(records::Column::Id.is_in(ids.iter().map(Uuid::to_string)))
+            .filter(records::Column::Status.eq("under_objection"))
+            .count(&self.db)
+            .await?;
+        Ok(n > 0)
     }
 
     /// Which of `ids` name no record held here.

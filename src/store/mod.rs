@@ -14,6 +14,7 @@ pub mod federation;
 pub mod journal;
 pub mod keys;
 pub mod lists;
+pub mod matches;
 pub mod records;
 pub mod stats;
 

@@ -360,6 +360,39 @@ async fn lists_issued_above_reach_the_county_and_their_end_follows() {
     assert_eq!(national_epoch["epoch"], 1);
     assert_eq!(national_epoch["parent_held"], 1);
 
+    // A county bidding platform is screened against the national list.
+    let (_, key) = county.issue_key(&["match"], 100, 100, 10_000).await;
+    let screening = json!({
+        "project": {"id": "RP-ZB-2026-001", "name": "饶平县某道路工程", "kind": "bidding", "as_of": "2026-07-01"},
+        "bidders": [{"uscc": ENTERPRISE}]
+    });
+    let mut blocked = None;
+    for _ in 0..100 {
+        let answer = county
+            .call_with_key(
+                reqwest::Method::POST,
+                "/api/v1/match",
+                &key,
+                Some(&screening),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        if answer.body["bidders"][0]["verdict"] == "block" {
+            blocked = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let blocked = blocked.expect("the national entry blocks at the county");
+    let issuers: Vec<&str> = blocked.body["bidders"][0]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["issuer_region"].as_str().unwrap())
+        .collect();
+    assert!(issuers.contains(&"100000"), "{}", blocked.text);
+    assert_eq!(blocked.body["lists"]["epochs"]["100000"], 1);
+
     // Only the issuing node changes an entry.
     let at_county_end = county
         .post(

@@ -14,6 +14,7 @@ mod gateway;
 mod harness;
 mod journal;
 mod lists;
+mod matching;
 mod openapi;
 mod operations;
 mod records;

@@ -17,6 +17,10 @@ pub struct Model {
     pub effective_from: TimeDate,
     pub effective_to: Option<TimeDate>,
     #[sea_orm(column_type = "Text")]
+    pub names: String,
+    pub measures: String,
+    pub rep_id: Option<String>,
+    #[sea_orm(column_type = "Text")]
     pub payload: String,
     pub updated_at: TimeDateTimeWithTimeZone,
 }

@@ -15,5 +15,6 @@ pub mod journal_events;
 pub mod list_changes;
 pub mod list_cursors;
 pub mod list_entries;
+pub mod match_decisions;
 pub mod record_versions;
 pub mod records;

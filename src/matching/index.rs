@@ -1,0 +1,580 @@
+//! The in-memory match index: every list entry the node holds, reduced to what a screening
+//! decision needs, with exact keys for identifiers and normalised names.
+//!
+//! Layout (chosen for ≤ 150 bytes per entry at ten million entries):
+//! - `slots`: one 32-byte [`Slot`] per entry (id, period, list, measures, status, version);
+//! - postings: (64-bit key hash, slot) pairs, one per key of an entry: its subject code, the
+//!   organisation code inside a USCC, the legal representative's ID, and each name's
+//!   normalised key and trade-name core (subject name and former names). The bulk lives in two
+//!   parallel sorted vectors (12 bytes a posting, binary search); keys added after the build
+//!   go to a small hash map that is merged into the sorted part when it grows.
+//!
+//! A hash can collide; a hit is only a candidate, confirmed against the entry read from the
+//! database before it reaches an answer (see `engine`). Hand-written rather than a crate: no
+//! maintained crate offers a compact multi-map of hashed keys with this memory profile.
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use time::Date;
+use uuid::Uuid;
+
+use crate::domain::lists::{EntryStatus, ListCatalogue, ListNature, MEASURES};
+use crate::domain::names::{normalize_company, normalize_person};
+
+/// What kind of key a posting is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum KeyKind {
+    /// The entry's subject code (USCC or citizen ID).
+    Subject = 1,
+    /// Characters 9–17 of a USCC subject (the organisation code).
+    OrgCode = 2,
+    /// The legal representative's citizen ID named on the entry.
+    LegalRep = 3,
+    /// A name's normalised key (`names::NormalizedName::key`).
+    Name = 4,
+    /// A name's trade-name core (`names::NormalizedName::core`).
+    Core = 5,
+}
+
+/// Hash of a key of some kind (SipHash with fixed keys: stable within and across runs).
+pub fn key_hash(kind: KeyKind, key: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (kind as u8).hash(&mut hasher);
+    key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// High bit of a posting's slot number: the key came from a former name (曾用名).
+const FORMER: u32 = 1 << 31;
+
+/// One entry, compactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// Entry id.
+    pub id: [u8; 16],
+    /// First day in force (Julian day number).
+    pub from: i32,
+    /// Last day in force (Julian day number; `i32::MAX` = open-ended).
+    pub to: i32,
+    /// Index of the list in the catalogue (`u16::MAX` = a list this node does not know).
+    pub list: u16,
+    /// Measures, one bit per entry of [`MEASURES`].
+    pub measures: u16,
+    /// 0 active, 1 ended, 2 withdrawn.
+    pub status: u8,
+    /// 0 punitive, 1 warning, 2 incentive, 3 unknown list.
+    pub nature: u8,
+    /// Entry version.
+    pub version: u16,
+}
+
+impl Slot {
+    /// The entry id.
+    pub fn id(&self) -> Uuid {
+        Uuid::from_bytes(self.id)
+    }
+
+    /// Whether withdrawn (never in force).
+    pub fn withdrawn(&self) -> bool {
+        self.status == 2
+    }
+
+    /// Whether in force on `day`.
+    pub fn in_force_on(&self, day: Date) -> bool {
+        let day = day.to_julian_day();
+        !self.withdrawn() && self.from <= day && day <= self.to
+    }
+
+    /// Days from `day` to the first day in force (negative: started before).
+    pub fn days_until_start(&self, day: Date) -> i64 {
+        i64::from(self.from) - i64::from(day.to_julian_day())
+    }
+
+    /// Days from the last day in force to `day` (negative: still to end), `None` if
+    /// open-ended.
+    pub fn days_since_end(&self, day: Date) -> Option<i64> {
+        (self.to != i32::MAX).then(|| i64::from(day.to_julian_day()) - i64::from(self.to))
+    }
+
+    /// The list's nature (`None` for a list this node does not know).
+    pub fn nature(&self) -> Option<ListNature> {
+        match self.nature {
+            0 => Some(ListNature::Punitive),
+            1 => Some(ListNature::Warning),
+            2 => Some(ListNature::Incentive),
+            _ => None,
+        }
+    }
+}
+
+/// Bit of a measure code in [`Slot::measures`].
+pub fn measure_bit(code: &str) -> u16 {
+    MEASURES
+        .iter()
+        .position(|(known, _, _)| *known == code)
+        .map_or(0, |i| 1u16 << i)
+}
+
+/// An entry as the index takes it (from the database's narrow columns or a replicated change).
+#[derive(Clone, Debug)]
+pub struct IndexEntry {
+    /// Entry id.
+    pub id: Uuid,
+    /// List code.
+    pub list: String,
+    /// Version.
+    pub version: i32,
+    /// Status.
+    pub status: EntryStatus,
+    /// Subject code.
+    pub subject_code: String,
+    /// Subject kind (`uscc` or `citizen_id`).
+    pub subject_kind: String,
+    /// Subject name first, then former names.
+    pub names: Vec<String>,
+    /// Measure codes.
+    pub measures: Vec<String>,
+    /// Legal representative's ID.
+    pub rep_id: Option<String>,
+    /// First day in force.
+    pub effective_from: Date,
+    /// Last day in force.
+    pub effective_to: Option<Date>,
+}
+
+/// Why a slot came up for a bidder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HitKey {
+    /// Same USCC.
+    Uscc,
+    /// Same organisation code (characters 9–17) under another USCC.
+    OrgCode,
+    /// The bidder's legal representative is the listed person, or the legal representative
+    /// named on the entry.
+    LegalRep,
+    /// Same normalised name.
+    Name,
+    /// Same normalised former name of the listed subject.
+    FormerName,
+    /// Same trade-name core (fuzzy tier).
+    Core,
+}
+
+impl HitKey {
+    /// Wire form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HitKey::Uscc => "uscc",
+            HitKey::OrgCode => "organization_code",
+            HitKey::LegalRep => "legal_representative_id",
+            HitKey::Name => "name",
+            HitKey::FormerName => "former_name",
+            HitKey::Core => "name_core",
+        }
+    }
+
+    /// Whether the hit rests on an identifier (as opposed to a name).
+    pub const fn is_identifier(self) -> bool {
+        matches!(self, HitKey::Uscc)
+    }
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub struct MatchIndex {
+    slots: Vec<Slot>,
+    /// Sorted key hashes of the bulk postings …
+    hashes: Vec<u64>,
+    /// … and their slots (same order).
+    targets: Vec<u32>,
+    /// Postings added since the last merge.
+    recent: HashMap<u64, Vec<u32>>,
+    recent_postings: usize,
+    /// List codes by catalogue position (a slot's `list`).
+    list_codes: Vec<String>,
+    natures: Vec<u8>,
+}
+
+fn nature_code(nature: ListNature) -> u8 {
+    match nature {
+        ListNature::Punitive => 0,
+        ListNature::Warning => 1,
+        ListNature::Incentive => 2,
+    }
+}
+
+fn status_code(status: EntryStatus) -> u8 {
+    match status {
+        EntryStatus::Active => 0,
+        EntryStatus::Ended => 1,
+        EntryStatus::Withdrawn => 2,
+    }
+}
+
+/// The keys of an entry, as (hash, former-name flag).
+fn entry_keys(entry: &IndexEntry) -> Vec<(u64, bool)> {
+    let mut keys = vec![(key_hash(KeyKind::Subject, &entry.subject_code), false)];
+    if entry.subject_kind == "uscc" && entry.subject_code.len() == 18 {
+        keys.push((
+            key_hash(KeyKind::OrgCode, &entry.subject_code[8..17]),
+            false,
+        ));
+    }
+    if let Some(rep) = &entry.rep_id {
+        keys.push((key_hash(KeyKind::LegalRep, rep), false));
+    }
+    for (i, name) in entry.names.iter().enumerate() {
+        let former = i > 0;
+        if entry.subject_kind == "citizen_id" {
+            let person = normalize_person(name);
+            if !person.is_empty() {
+                keys.push((key_hash(KeyKind::Name, &person), former));
+            }
+            continue;
+        }
+        let normalized = normalize_company(name);
+        if normalized.key.chars().count() >= 2 {
+            keys.push((key_hash(KeyKind::Name, &normalized.key), former));
+        }
+        if normalized.core.chars().count() >= 2 && normalized.core != normalized.key {
+            keys.push((key_hash(KeyKind::Core, &normalized.core), former));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+impl MatchIndex {
+    /// An empty index for `catalogue`.
+    pub fn new(catalogue: &ListCatalogue) -> MatchIndex {
+        MatchIndex {
+            list_codes: catalogue.all().iter().map(|l| l.code.clone()).collect(),
+            natures: catalogue
+                .all()
+                .iter()
+                .map(|l| nature_code(l.nature))
+                .collect(),
+            ..MatchIndex::default()
+        }
+    }
+
+    /// Number of entries indexed.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether empty.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Bytes held by the index's own structures (slots, postings, recent map), for the
+    /// memory benchmark and the `integrity_match_index_bytes` gauge.
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * size_of::<Slot>()
+            + self.hashes.capacity() * size_of::<u64>()
+            + self.targets.capacity() * size_of::<u32>()
+            + self.recent.capacity() * (size_of::<(u64, Vec<u32>)>() + 1)
+            + self
+                .recent
+                .values()
+                .map(|v| v.capacity() * size_of::<u32>())
+                .sum::<usize>()
+    }
+
+    /// The list code of a slot.
+    pub fn list_code(&self, slot: &Slot) -> &str {
+        self.list_codes
+            .get(usize::from(slot.list))
+            .map_or("unknown", String::as_str)
+    }
+
+    fn slot_of(&self, entry: &IndexEntry) -> Slot {
+        let list = self
+            .list_codes
+            .iter()
+            .position(|code| *code == entry.list)
+            .and_then(|i| u16::try_from(i).ok());
+        Slot {
+            id: *entry.id.as_bytes(),
+            from: entry.effective_from.to_julian_day(),
+            to: entry.effective_to.map_or(i32::MAX, Date::to_julian_day),
+            list: list.unwrap_or(u16::MAX),
+            measures: entry.measures.iter().fold(0, |m, c| m | measure_bit(c)),
+            status: status_code(entry.status),
+            nature: list.map_or(3, |i| self.natures[usize::from(i)]),
+            version: u16::try_from(entry.version).unwrap_or(u16::MAX),
+        }
+    }
+
+    /// Builds the index from entries in bulk (at start).
+    pub fn build(catalogue: &ListCatalogue, entries: impl IntoIterator<Item = IndexEntry>) -> Self {
+        let mut index = MatchIndex::new(catalogue);
+        let mut postings: Vec<(u64, u32)> = Vec::new();
+        for entry in entries {
+            let Ok(slot_no) = u32::try_from(index.slots.len()) else {
+                break;
+            };
+            index.slots.push(index.slot_of(&entry));
+            for (hash, former) in entry_keys(&entry) {
+                postings.push((hash, if former { slot_no | FORMER } else { slot_no }));
+            }
+        }
+        index.set_bulk(postings);
+        index
+    }
+
+    fn set_bulk(&mut self, mut postings: Vec<(u64, u32)>) {
+        postings.sort_unstable();
+        postings.dedup();
+        self.hashes = postings.iter().map(|(h, _)| *h).collect();
+        self.targets = postings.iter().map(|(_, t)| *t).collect();
+        self.hashes.shrink_to_fit();
+        self.targets.shrink_to_fit();
+        self.slots.shrink_to_fit();
+    }
+
+    /// Postings of a key hash: (slot number, from a former name).
+    fn postings(&self, hash: u64) -> impl Iterator<Item = (u32, bool)> + '_ {
+        let start = self.hashes.partition_point(|h| *h < hash);
+        let end = start + self.hashes[start..].partition_point(|h| *h == hash);
+        self.targets[start..end]
+            .iter()
+            .chain(self.recent.get(&hash).into_iter().flatten())
+            .map(|t| (t & !FORMER, t & FORMER != 0))
+    }
+
+    /// Adds or updates one entry (a newer version replaces an older one in place; an older
+    /// or equal version is ignored).
+    pub fn upsert(&mut self, entry: &IndexEntry) {
+        let slot = self.slot_of(entry);
+        let subject = key_hash(KeyKind::Subject, &entry.subject_code);
+        let existing = self
+            .postings(subject)
+            .map(|(n, _)| n)
+            .find(|n| self.slots[*n as usize].id == slot.id);
+        if let Some(n) = existing {
+            let current = &mut self.slots[n as usize];
+            if current.version < slot.version {
+                // Identity, names and keys never change between versions of an entry; only
+                // status and period (and, in principle, measures) do.
+                *current = slot;
+            }
+            return;
+        }
+        let Ok(n) = u32::try_from(self.slots.len()) else {
+            return;
+        };
+        self.slots.push(slot);
+        for (hash, former) in entry_keys(entry) {
+            self.recent
+                .entry(hash)
+                .or_default()
+                .push(if former { n | FORMER } else { n });
+            self.recent_postings += 1;
+        }
+        if self.recent_postings > (self.hashes.len() / 8).max(100_000) {
+            self.merge_recent();
+        }
+    }
+
+    fn merge_recent(&mut self) {
+        let mut postings: Vec<(u64, u32)> = self
+            .hashes
+            .iter()
+            .copied()
+            .zip(self.targets.iter().copied())
+            .collect();
+        for (hash, targets) in self.recent.drain() {
+            postings.extend(targets.into_iter().map(|t| (hash, t)));
+        }
+        self.recent_postings = 0;
+        self.set_bulk(postings);
+    }
+
+    /// Candidate slots for a bidder, each with the strongest reason it came up.
+    pub fn candidates(&self, bidder: &BidderKeys) -> Vec<(HitKey, Slot)> {
+        let mut found: HashMap<u32, HitKey> = HashMap::new();
+        let mut note = |slot: u32, key: HitKey| {
+            found
+                .entry(slot)
+                .and_modify(|k| *k = (*k).min(key))
+                .or_insert(key);
+        };
+        if let Some(uscc) = &bidder.uscc {
+            for (n, _) in self.postings(key_hash(KeyKind::Subject, uscc)) {
+                note(n, HitKey::Uscc);
+            }
+            if uscc.len() == 18 {
+                for (n, _) in self.postings(key_hash(KeyKind::OrgCode, &uscc[8..17])) {
+                    note(n, HitKey::OrgCode);
+                }
+            }
+        }
+        if let Some(rep) = &bidder.rep_id {
+            for kind in [KeyKind::Subject, KeyKind::LegalRep] {
+                for (n, _) in self.postings(key_hash(kind, rep)) {
+                    note(n, HitKey::LegalRep);
+                }
+            }
+        }
+        if let Some(name) = &bidder.name_key {
+            for (n, former) in self.postings(key_hash(KeyKind::Name, name)) {
+                note(
+                    n,
+                    if former {
+                        HitKey::FormerName
+                    } else {
+                        HitKey::Name
+                    },
+                );
+            }
+        }
+        if let Some(core) = &bidder.name_core {
+            for (n, _) in self.postings(key_hash(KeyKind::Core, core)) {
+                note(n, HitKey::Core);
+            }
+        }
+        let mut out: Vec<(HitKey, Slot)> = found
+            .into_iter()
+            .filter_map(|(n, key)| self.slots.get(n as usize).map(|slot| (key, *slot)))
+            .collect();
+        out.sort_by_key(|(key, slot)| (*key, slot.id));
+        out
+    }
+}
+
+/// A bidder's lookup keys, already validated and normalised.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BidderKeys {
+    /// USCC.
+    pub uscc: Option<String>,
+    /// Legal representative's citizen ID.
+    pub rep_id: Option<String>,
+    /// Normalised company name key.
+    pub name_key: Option<String>,
+    /// Trade-name core, when it differs from the key.
+    pub name_core: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn entry(id: u128, code: &str, names: &[&str]) -> IndexEntry {
+        IndexEntry {
+            id: Uuid::from_u128(id),
+            list: "serious_dishonesty".into(),
+            version: 1,
+            status: EntryStatus::Active,
+            subject_code: code.into(),
+            subject_kind: "uscc".into(),
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+            measures: vec!["restrict_bidding".into()],
+            rep_id: Some("445122198503121231".into()),
+            effective_from: date!(2026 - 01 - 01),
+            effective_to: Some(date!(2028 - 12 - 31)),
+        }
+    }
+
+    fn keys(uscc: Option<&str>, name: Option<&str>) -> BidderKeys {
+        let normalized = name.map(normalize_company);
+        BidderKeys {
+            uscc: uscc.map(str::to_owned),
+            rep_id: None,
+            name_key: normalized.as_ref().map(|n| n.key.clone()),
+            name_core: normalized.map(|n| n.core),
+        }
+    }
+
+    #[test]
+    fn identifiers_names_and_former_names_find_their_entries() {
+        let catalogue = ListCatalogue::new(&[]).unwrap();
+        let index = MatchIndex::build(
+            &catalogue,
+            [
+                entry(
+                    1,
+                    "91445122MA4W123460",
+                    &["饶平县某某建筑工程有限公司", "饶平县某某建材有限公司"],
+                ),
+                entry(2, "91445122MA4W12354T", &["潮州市另一家贸易有限公司"]),
+            ],
+        );
+        assert_eq!(index.len(), 2);
+        let hits = index.candidates(&keys(Some("91445122MA4W123460"), None));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].0, HitKey::Uscc);
+        assert_eq!(hits[0].1.id(), Uuid::from_u128(1));
+        // Traditional characters and another region prefix still find the entry by name.
+        let by_name = index.candidates(&keys(None, Some("某某建築工程有限公司")));
+        assert_eq!(
+            by_name.first().map(|h| h.0),
+            Some(HitKey::Name),
+            "{by_name:?}"
+        );
+        let by_former = index.candidates(&keys(None, Some("饶平县某某建材有限公司")));
+        assert_eq!(by_former.first().map(|h| h.0), Some(HitKey::FormerName));
+        assert!(
+            index
+                .candidates(&keys(None, Some("完全无关的公司")))
+                .is_empty()
+        );
+        // The strongest reason wins when several keys lead to one entry.
+        let both = index.candidates(&keys(
+            Some("91445122MA4W123460"),
+            Some("饶平县某某建筑工程有限公司"),
+        ));
+        assert_eq!(both.len(), 1);
+        assert_eq!(both[0].0, HitKey::Uscc);
+    }
+
+    #[test]
+    fn updates_replace_older_versions_and_new_entries_are_found() {
+        let catalogue = ListCatalogue::new(&[]).unwrap();
+        let mut index =
+            MatchIndex::build(&catalogue, [entry(1, "91445122MA4W123460", &["甲公司"])]);
+        let day = date!(2026 - 06 - 15);
+        assert!(
+            index.candidates(&keys(Some("91445122MA4W123460"), None))[0]
+                .1
+                .in_force_on(day)
+        );
+        let mut ended = entry(1, "91445122MA4W123460", &["甲公司"]);
+        ended.version = 2;
+        ended.status = EntryStatus::Ended;
+        ended.effective_to = Some(date!(2026 - 06 - 14));
+        index.upsert(&ended);
+        let slot = index.candidates(&keys(Some("91445122MA4W123460"), None))[0].1;
+        assert!(!slot.in_force_on(day) && slot.in_force_on(date!(2026 - 06 - 14)));
+        // A replay of the older version changes nothing.
+        index.upsert(&entry(1, "91445122MA4W123460", &["甲公司"]));
+        assert!(
+            !index.candidates(&keys(Some("91445122MA4W123460"), None))[0]
+                .1
+                .in_force_on(day)
+        );
+        assert_eq!(index.len(), 1);
+        index.upsert(&entry(3, "91445122MA4W12362M", &["乙公司"]));
+        assert_eq!(index.len(), 2);
+        assert_eq!(
+            index.candidates(&keys(Some("91445122MA4W12362M"), None))[0]
+                .1
+                .id(),
+            Uuid::from_u128(3)
+        );
+        index.merge_recent();
+        assert_eq!(
+            index.candidates(&keys(Some("91445122MA4W12362M"), None))[0]
+                .1
+                .id(),
+            Uuid::from_u128(3),
+            "still found after a merge"
+        );
+        assert_eq!(size_of::<Slot>(), 32);
+    }
+}
