@@ -259,6 +259,17 @@ impl Application {
         let (stop_maintenance, maintenance_stopped) = tokio::sync::watch::channel(false);
         let maintenance =
             tokio::spawn(maintain_gateway(state.clone(), maintenance_stopped.clone()));
+        let webhooks = tokio::spawn(crate::matching::webhooks::deliver(
+            state.store.clone(),
+            state.clock.clone(),
+            state.settings.matching.webhook_max_attempts,
+            Duration::from_secs(state.settings.matching.webhook_max_backoff_secs),
+            maintenance_stopped.clone(),
+        ));
+        let monitors = tokio::spawn(crate::api::monitors::watch_monitors(
+            state.clone(),
+            maintenance_stopped.clone(),
+        ));
         let (outbox, puller) = match parent_links(&state)? {
             Some((outbox, puller)) => (
                 Some(tokio::spawn(outbox.run(maintenance_stopped.clone()))),
@@ -347,6 +358,8 @@ impl Application {
         }
         let _ = stop_maintenance.send(true);
         let _ = maintenance.await;
+        let _ = webhooks.await;
+        let _ = monitors.await;
         for task in [outbox, puller].into_iter().flatten() {
             let _ = task.await;
         }

@@ -174,6 +174,33 @@ pub struct MatchSettings {
     pub boundary_days: u32,
     /// Decisions written per database transaction at most (group commit).
     pub log_batch: usize,
+    /// Supervisors' endpoints that receive every `block` (signed with the node's key).
+    pub webhooks: Vec<WebhookSettings>,
+    /// Attempts per delivery before it is marked failed (visible, never silently dropped).
+    pub webhook_max_attempts: i32,
+    /// Cap of the exponential back-off between attempts.
+    pub webhook_max_backoff_secs: u64,
+}
+
+/// One `[[match.webhooks]]` endpoint.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// https URL (http only on loopback, for tests and local tools).
+    pub url: String,
+}
+
+/// Whether `url` may receive webhooks: https, or http to a loopback address.
+pub fn webhook_url_allowed(url: &str) -> bool {
+    match url.split_once("://") {
+        Some(("https", rest)) => !rest.is_empty(),
+        Some(("http", rest)) => {
+            let host = rest.split(['/', '?']).next().unwrap_or_default();
+            let host = host.rsplit_once(':').map_or(host, |(host, _)| host);
+            matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+        }
+        _ => false,
+    }
 }
 
 /// `[lists]`.
@@ -367,6 +394,23 @@ impl Settings {
                     format!("project kind '{kind}': unknown measure '{unknown}'"),
                 ));
             }
+        }
+        for webhook in &self.matching.webhooks {
+            if !webhook_url_allowed(&webhook.url) || webhook.url.len() > 512 {
+                return Err(invalid(
+                    "match.webhooks",
+                    format!(
+                        "'{}' must be an https URL (http only to a loopback address), at most 512 characters",
+                        webhook.url
+                    ),
+                ));
+            }
+        }
+        if self.matching.webhook_max_attempts < 1 || self.matching.webhook_max_backoff_secs == 0 {
+            return Err(invalid(
+                "match.webhook_max_attempts",
+                "attempts and back-off cap must be at least 1",
+            ));
         }
         if self.matching.log_batch == 0 {
             return Err(invalid("match.log_batch", "must be at least 1"));

@@ -13,6 +13,7 @@ mod m20261122_000004_create_journal;
 mod m20261122_000005_create_federation;
 mod m20261122_000006_create_lists;
 mod m20261122_000007_create_match_decisions;
+mod m20261122_000008_create_webhooks_monitors;
 
 /// All migrations of the node, in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_federation::Migration),
             Box::new(m20261122_000006_create_lists::Migration),
             Box::new(m20261122_000007_create_match_decisions::Migration),
+            Box::new(m20261122_000008_create_webhooks_monitors::Migration),
         ]
     }
 }

@@ -36,6 +36,13 @@ impl MigrationTrait for Migration {
                             .timestamp_with_time_zone()
                             .not_null(),
                     )
+                    // Unix microseconds of created_at, for range queries (SQLite compares
+                    // timestamps as text).
+                    .col(
+                        ColumnDef::new(MatchDecisions::CreatedUs)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(
                         ColumnDef::new(MatchDecisions::Caller)
                             .string_len(128)
@@ -97,7 +104,7 @@ impl MigrationTrait for Migration {
             .await?;
         for (name, column) in [
             ("ix_match_decisions_project", MatchDecisions::ProjectId),
-            ("ix_match_decisions_created", MatchDecisions::CreatedAt),
+            ("ix_match_decisions_created", MatchDecisions::CreatedUs),
         ] {
             manager
                 .create_index(
@@ -125,6 +132,7 @@ enum MatchDecisions {
     Seq,
     Id,
     CreatedAt,
+    CreatedUs,
     Caller,
     ProjectId,
     ProjectKind,

@@ -178,10 +178,14 @@ fn parse_as_of(value: &str) -> Option<OffsetDateTime> {
         .map(|at| at.assume_offset(SHANGHAI_OFFSET))
 }
 
-struct ValidProject {
-    kind: String,
-    as_of: OffsetDateTime,
-    id: String,
+/// A validated project.
+pub(super) struct ValidProject {
+    /// Kind.
+    pub kind: String,
+    /// The moment checked.
+    pub as_of: OffsetDateTime,
+    /// Project id.
+    pub id: String,
 }
 
 fn validate_project(
@@ -287,7 +291,21 @@ pub async fn screen_bidders(
     _request_id: RequestId,
     AppJson(body): AppJson<MatchIn>,
 ) -> Result<Json<MatchOut>, ApiError> {
-    let project = validate_project(&state, body.project.as_ref())?;
+    let project = validate_request(&state, &body)?;
+    let answer = screen(
+        &state,
+        &caller.actor_id(),
+        &project,
+        &body,
+        |decision, now| block_deliveries(&state, &caller.actor_id(), decision, now),
+    )
+    .await?;
+    Ok(Json(answer))
+}
+
+/// Validates the project and the number of bidders of a request.
+pub(super) fn validate_request(state: &AppState, body: &MatchIn) -> Result<ValidProject, ApiError> {
+    let project = validate_project(state, body.project.as_ref())?;
     if body.bidders.is_empty() {
         return Err(unusable(
             "bidders_required",
@@ -308,6 +326,61 @@ pub async fn screen_bidders(
             ),
         ));
     }
+    Ok(project)
+}
+
+/// The deliveries of a decision with blocks: one per configured supervisors' endpoint.
+fn block_deliveries(
+    state: &AppState,
+    caller: &str,
+    decision: &DecisionOut,
+    now: OffsetDateTime,
+) -> Result<Vec<crate::store::webhooks::NewDelivery>, ApiError> {
+    if decision.summary.block == 0 || state.settings.matching.webhooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = serde_json::to_string(&serde_json::json!({
+        "event": "block",
+        "node": state.region.to_string(),
+        "match_id": decision.match_id,
+        "decided_at": decision.decided_at,
+        "caller": caller,
+        "project": decision.project,
+        "as_of": decision.as_of,
+        "bidders": decision.bidders.iter().filter(|b| b.verdict == Verdict::Block).collect::<Vec<_>>(),
+    }))
+    .map_err(ApiError::internal)?;
+    Ok(state
+        .settings
+        .matching
+        .webhooks
+        .iter()
+        .filter_map(|webhook| {
+            crate::matching::webhooks::delivery(
+                &state.store,
+                &webhook.url,
+                "block",
+                Some(decision.match_id.to_string()),
+                None,
+                body.clone(),
+                now,
+            )
+        })
+        .collect())
+}
+
+/// Screens a validated request, logs the decision (with the deliveries `deliveries` derives
+/// from it) and returns the answer with its receipt.
+pub(super) async fn screen(
+    state: &AppState,
+    caller: &str,
+    project: &ValidProject,
+    body: &MatchIn,
+    deliveries: impl FnOnce(
+        &DecisionOut,
+        OffsetDateTime,
+    ) -> Result<Vec<crate::store::webhooks::NewDelivery>, ApiError>,
+) -> Result<MatchOut, ApiError> {
     let restricting = state.matcher.restriction(&project.kind).unwrap_or(0);
     let screening = Screening {
         matcher: &state.matcher,
@@ -326,7 +399,7 @@ pub async fn screen_bidders(
             Verdict::Invalid => summary.invalid += 1,
         }
     }
-    let stale = crate::api::lists::lists_stale(&state);
+    let stale = crate::api::lists::lists_stale(state);
     // Microseconds: what PostgreSQL keeps, so the receipt hash verifies on every backend.
     let now = crate::domain::clock::to_micros(state.clock.now());
     let decision = DecisionOut {
@@ -341,16 +414,17 @@ pub async fn screen_bidders(
             stale,
         },
     };
-    let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
     let request_hash = sha256_hex(&canonical);
     let decision_text = serde_json::to_string(&decision).map_err(ApiError::internal)?;
     let epochs_text = serde_json::to_string(&epochs).map_err(ApiError::internal)?;
     let pending = PendingDecision {
+        deliveries: deliveries(&decision, now)?,
         id: decision.match_id.to_string(),
         created_at: now,
-        caller: caller.actor_id(),
-        project_id: project.id,
-        project_kind: project.kind,
+        caller: caller.to_owned(),
+        project_id: project.id.clone(),
+        project_kind: project.kind.clone(),
         as_of: project.as_of,
         counts: [
             decision.summary.block,
@@ -383,7 +457,7 @@ pub async fn screen_bidders(
         metrics::counter!("integrity_match_bidders_total", "verdict" => verdict)
             .increment(n as u64);
     }
-    Ok(Json(MatchOut {
+    Ok(MatchOut {
         decision,
         receipt: ReceiptOut {
             seq: receipt.seq,
@@ -393,7 +467,7 @@ pub async fn screen_bidders(
             signature: receipt.signature,
             signer_key: receipt.signer_key,
         },
-    }))
+    })
 }
 
 /// Reading the decision log: supervisors and administrators see every decision; a platform's

@@ -11,6 +11,7 @@ pub mod health;
 pub mod keys;
 pub mod lists;
 pub mod matching;
+pub mod monitors;
 pub mod records;
 pub mod stats;
 pub mod subjects;
@@ -129,6 +130,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(matching::screen_bidders))
         .routes(routes!(matching::list_matches))
         .routes(routes!(matching::get_match))
+        .routes(routes!(monitors::create_monitor))
+        .routes(routes!(monitors::get_monitor))
+        .routes(routes!(monitors::list_deliveries))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -274,6 +274,22 @@ pub fn client_config(
     Ok(config)
 }
 
+/// A TLS client configuration for outbound calls to the public web (webhook endpoints):
+/// the Mozilla root set compiled in, so pushes do not depend on the host's certificate store.
+///
+/// # Errors
+/// The crypto provider does not support the default protocol versions.
+pub fn web_client_config() -> Result<ClientConfig, IdentityError> {
+    let roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(protocol_versions_error)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = ALPN.iter().map(|protocol| protocol.to_vec()).collect();
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -36,6 +36,8 @@ pub struct PendingDecision {
     pub epochs: String,
     /// The decision (JSON).
     pub decision: String,
+    /// Webhook deliveries it causes (committed with it).
+    pub deliveries: Vec<crate::store::webhooks::NewDelivery>,
 }
 
 /// The receipt of a logged decision.
@@ -100,6 +102,10 @@ async fn write_loop(
     let mut jobs: Vec<Job> = Vec::with_capacity(batch);
     while receiver.recv_many(&mut jobs, batch).await > 0 {
         let mut rows = Vec::with_capacity(jobs.len());
+        let deliveries: Vec<_> = jobs
+            .iter()
+            .flat_map(|(decision, _)| decision.deliveries.iter().cloned())
+            .collect();
         let mut receipts = Vec::with_capacity(jobs.len());
         let (mut seq, mut prev) = head.clone();
         let mut failure = None;
@@ -123,6 +129,7 @@ async fn write_loop(
                 seq,
                 id: decision.id.clone(),
                 created_at: decision.created_at,
+                created_us: crate::store::webhooks::unix_micros(decision.created_at),
                 caller: decision.caller.clone(),
                 project_id: decision.project_id.clone(),
                 project_kind: decision.project_kind.clone(),
@@ -151,7 +158,7 @@ async fn write_loop(
         let outcome = match failure {
             Some(failure) => Err(failure),
             None => store
-                .insert_decisions(rows)
+                .insert_decisions(rows, &deliveries)
                 .await
                 .map_err(|error| error.to_string()),
         };

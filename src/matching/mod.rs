@@ -12,6 +12,7 @@ pub mod engine;
 pub mod index;
 pub mod log;
 pub mod receipt;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -38,6 +39,8 @@ pub struct Matcher {
     restrictions: BTreeMap<String, u16>,
     /// Days around `as_of` in which an entry's start or end gives `review`.
     pub boundary_days: i64,
+    /// Bumped after list changes reached the index (monitors re-screen on it).
+    updated: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Matcher {
@@ -113,9 +116,15 @@ impl Matcher {
             log: log::DecisionLog::start(store.clone(), settings.log_batch).await?,
             restrictions,
             boundary_days: i64::from(settings.boundary_days),
+            updated: tokio::sync::watch::Sender::new(0),
         });
         tokio::spawn(follow(Arc::downgrade(&matcher), store));
         Ok(matcher)
+    }
+
+    /// A receiver that sees a new value each time list changes reached the index.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.updated.subscribe()
     }
 
     /// Project kinds this node screens for.
@@ -229,7 +238,10 @@ async fn follow(matcher: Weak<Matcher>, store: Arc<Store>) {
         };
         match current.catch_up(&store).await {
             Ok(0) => {}
-            Ok(n) => tracing::debug!(changes = n, "match index updated"),
+            Ok(n) => {
+                tracing::debug!(changes = n, "match index updated");
+                current.updated.send_modify(|version| *version += 1);
+            }
             Err(error) => {
                 tracing::warn!(error = %error, "updating the match index failed; retrying on the next change");
             }

@@ -182,6 +182,13 @@ impl Store {
         })
     }
 
+    /// The node's public key (base64), once the journal is enabled.
+    pub fn node_public_key(&self) -> Option<String> {
+        self.journal
+            .get()
+            .map(|writer| writer.signer.public_key_b64().to_owned())
+    }
+
     /// Records that `origin`'s events up to `seq` are committed (heads only move forward).
     pub(super) fn journal_committed(&self, origin: &str, seq: i64) {
         if let Ok(mut heads) = self.journal_heads.lock() {

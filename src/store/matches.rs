@@ -4,6 +4,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Tr
 use time::OffsetDateTime;
 
 use super::entities::match_decisions;
+use super::webhooks::unix_micros;
 use super::{Store, StoreError};
 
 pub use match_decisions::Model as DecisionRow;
@@ -38,8 +39,13 @@ impl Store {
         ))
     }
 
-    /// Writes decisions in one transaction (the group commit of the decision log).
-    pub async fn insert_decisions(&self, rows: Vec<DecisionRow>) -> Result<(), StoreError> {
+    /// Writes decisions and the webhook deliveries they cause in one transaction (the group
+    /// commit of the decision log).
+    pub async fn insert_decisions(
+        &self,
+        rows: Vec<DecisionRow>,
+        deliveries: &[super::webhooks::NewDelivery],
+    ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -56,14 +62,14 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
             }
-            Ok::<(), sea_orm::DbErr>(())
+            super::webhooks::insert_deliveries(&txn, deliveries).await
         }
         .await;
         match written {
             Ok(()) => Ok(txn.commit().await?),
             Err(error) => {
                 let _ = txn.rollback().await;
-                Err(error.into())
+                Err(error)
             }
         }
     }
@@ -82,10 +88,10 @@ impl Store {
             query = query.filter(match_decisions::Column::Caller.eq(caller.as_str()));
         }
         if let Some(from) = filter.from {
-            query = query.filter(match_decisions::Column::CreatedAt.gte(from));
+            query = query.filter(match_decisions::Column::CreatedUs.gte(unix_micros(from)));
         }
         if let Some(to) = filter.to {
-            query = query.filter(match_decisions::Column::CreatedAt.lt(to));
+            query = query.filter(match_decisions::Column::CreatedUs.lt(unix_micros(to)));
         }
         if let Some(seq) = filter.before_seq {
             query = query.filter(match_decisions::Column::Seq.lt(seq));

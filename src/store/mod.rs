@@ -15,8 +15,10 @@ pub mod journal;
 pub mod keys;
 pub mod lists;
 pub mod matches;
+pub mod monitors;
 pub mod records;
 pub mod stats;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -238,3 +238,47 @@ async fn demo_shows_records_going_up_and_a_list_coming_down() {
     );
     assert!(dir.path().join("demo/ca/ca.crt").exists());
 }
+
+#[tokio::test]
+async fn receipts_verify_checks_the_decision_chain() {
+    let app = spawn_app().await;
+    let (_, key) = app.issue_key(&["match"], 100, 100, 10_000).await;
+    for _ in 0..2 {
+        let answer = app
+            .call_with_key(
+                reqwest::Method::POST,
+                "/api/v1/match",
+                &key,
+                Some(&serde_json::json!({
+                    "project": {"id": "P-CLI", "name": "某工程", "kind": "bidding"},
+                    "bidders": [{"uscc": ENTERPRISE}]
+                })),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+    let url = app.settings.database_url();
+    let data_dir = app.data_dir.clone();
+    app.stop().await;
+    let intact = node(data_dir.path(), &url)
+        .args(["receipts", "verify"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&intact.stdout);
+    assert!(intact.status.success(), "{stdout}");
+    assert!(stdout.contains("2 decisions verified"), "{stdout}");
+    let db = Database::connect(url.as_str()).await.unwrap();
+    db.execute_unprepared("DELETE FROM match_decisions WHERE seq = 1")
+        .await
+        .unwrap();
+    let broken = node(data_dir.path(), &url)
+        .args(["receipts", "verify"])
+        .output()
+        .unwrap();
+    assert_eq!(broken.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&broken.stdout).contains("BROKEN at decision 1"),
+        "{}",
+        String::from_utf8_lossy(&broken.stdout)
+    );
+}

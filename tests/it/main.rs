@@ -21,3 +21,4 @@ mod records;
 mod stats;
 mod subjects;
 mod transport;
+mod webhooks;

@@ -8,6 +8,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub id: String,
     pub created_at: TimeDateTimeWithTimeZone,
+    pub created_us: i64,
     pub caller: String,
     pub project_id: String,
     pub project_kind: String,

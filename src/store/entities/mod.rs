@@ -16,5 +16,7 @@ pub mod list_changes;
 pub mod list_cursors;
 pub mod list_entries;
 pub mod match_decisions;
+pub mod monitors;
 pub mod record_versions;
 pub mod records;
+pub mod webhook_deliveries;
