@@ -109,6 +109,9 @@ pub struct Store {
     /// Highest journal sequence number held per origin, loaded once by `enable_journal` and
     /// advanced after each commit, so the push loop does not scan the journal every round.
     journal_heads: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
+    /// Bumped after every commit that moved a journal head: wakes the push loop and batches
+    /// waiting for their predecessor (`wait_for_heads`).
+    journal_advanced: tokio::sync::watch::Sender<u64>,
 }
 
 /// How to connect.
@@ -152,6 +155,7 @@ impl Store {
             audit_head: Mutex::new(audit::ChainHead::genesis()),
             journal: std::sync::OnceLock::new(),
             journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            journal_advanced: tokio::sync::watch::Sender::new(0),
         })
     }
 

@@ -320,6 +320,7 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
         let batch = EventBatch {
             sender: sender.to_owned(),
             events,
+            priority: false,
         };
         let url = url.clone();
         async move { into_answer(client.post(url).json(&batch).send().await.unwrap()).await }
@@ -375,6 +376,7 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
             .json(&EventBatch {
                 sender: "445122".into(),
                 events: events.clone(),
+                priority: false,
             })
             .send()
             .await
@@ -391,6 +393,7 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
         .json(&EventBatch {
             sender: "445122".into(),
             events: events.clone(),
+            priority: false,
         })
         .send()
         .await;
