@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use sea_orm::sea_query::{Alias, BinOper, Expr, Func, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 
@@ -321,7 +321,7 @@ impl Store {
                     ApplyError::Store(format!("event check task failed: {error}"))
                 })??;
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         // Run the batch inside a block so that any refusal rolls the transaction back
         // explicitly (a dropped transaction would hold SQLite's write lock until the pool
         // gets round to rolling it back).

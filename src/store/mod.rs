@@ -18,7 +18,10 @@ pub mod records;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 use tokio::sync::Mutex;
 
 pub use records::{
@@ -157,6 +160,22 @@ impl Store {
             journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             journal_advanced: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: a deferred
+    /// transaction that reads first and writes later cannot upgrade to a writer once another
+    /// connection has committed since its read (`SQLITE_BUSY_SNAPSHOT`, which `busy_timeout`
+    /// does not wait out), and the push loop's cursor updates commit concurrently with record
+    /// writes. Taking the write lock at `BEGIN` makes such a transaction wait instead. Other
+    /// backends ignore the mode.
+    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        Ok(self
+            .db
+            .begin_with_options(sea_orm::TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?)
     }
 
     /// Applies pending migrations, then reloads the audit head.
