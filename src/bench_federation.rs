@@ -309,6 +309,10 @@ pub async fn federation(args: &FederationArgs) -> anyhow::Result<String> {
         Some(_) => bail!("--database-url must be a postgres:// URL"),
     };
     install_crypto_provider();
+    if std::env::var_os("RUST_LOG").is_some() {
+        // Per-batch timings (debug events of the outbox and apply_events) for profiling.
+        crate::telemetry::init_tracing(&Settings::load(None)?.log);
+    }
     let run_id = Uuid::now_v7().simple().to_string();
     let scratch = std::env::temp_dir().join(format!("integrity-bench-fed-{run_id}"));
     std::fs::create_dir_all(&scratch)
@@ -473,13 +477,16 @@ async fn run(bench: &mut Bench) -> anyhow::Result<String> {
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut committed: Vec<(i64, Instant)> = Vec::with_capacity(n_commits);
+    let mut commit_times: Vec<Duration> = Vec::with_capacity(n_commits);
     let mut records = records.into_iter().peekable();
     let offered_started = Instant::now();
     while records.peek().is_some() {
         ticker.tick().await;
         let chunk: Vec<NewRecord> = records.by_ref().take(per_commit).collect();
+        let writing = Instant::now();
         ingest(&county, chunk, per_commit).await?;
         committed.push((county.head(COUNTY), Instant::now()));
+        commit_times.push(writing.elapsed());
     }
     let offered_elapsed = offered_started.elapsed();
     let seen = national_seen.await.context("latency watcher")?;
@@ -500,6 +507,7 @@ async fn run(bench: &mut Bench) -> anyhow::Result<String> {
         previous = *head;
     }
     latencies.sort();
+    commit_times.sort();
     let p50 = percentile(&latencies, 0.5);
     let p99 = percentile(&latencies, 0.99);
     writeln!(
@@ -517,6 +525,12 @@ async fn run(bench: &mut Bench) -> anyhow::Result<String> {
         } else {
             "NOT met"
         }
+    )?;
+    writeln!(
+        report,
+        "              the county's write of {per_commit} records took p50 {:.1} ms, p99 {:.1} ms (a rate below the offered one means the writer could not keep up)",
+        percentile(&commit_times, 0.5).as_secs_f64() * 1e3,
+        percentile(&commit_times, 0.99).as_secs_f64() * 1e3
     )?;
     let counts = national.state.store.table_counts().await?;
     ensure!(

@@ -2,6 +2,14 @@
 //! with exponential back-off and jitter (capped) when the parent is unreachable. The cursor is
 //! the parent's acknowledged high-watermark per origin, persisted after every acknowledgement;
 //! nothing depends on wall-clock time, so a restart resumes exactly where the parent stands.
+//!
+//! Two lanes. The ordinary lane keeps up to `in_flight` batches on their way (so throughput is
+//! not bound by the round trip); the parent applies them strictly in sequence, letting a batch
+//! that overtook its predecessor wait for it (`api/federation.rs`). The priority lane sends
+//! changes to existing records (corrections, revocations …) that sit further back than the
+//! next ordinary batch ahead of the backlog; the parent applies them to the record if newer
+//! without journaling them, and they are journaled when the ordinary lane reaches them (see
+//! `Store::apply_events` and ARCHITECTURE.md, "Delivery discipline").
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -238,6 +246,7 @@ impl Outbox {
 
     /// The next ordinary batch: the oldest events after what was sent, per origin.
     async fn next_ordinary_batch(&self, lanes: &mut Lanes) -> Result<Vec<WireEvent>, PushError> {
+        let started = std::time::Instant::now();
         let events = self
             .store
             .pending_events(&lanes.sent, self.batch_size)
@@ -247,6 +256,11 @@ impl Outbox {
             let sent = lanes.sent.entry(event.origin.clone()).or_insert(0);
             *sent = (*sent).max(event.seq);
         }
+        tracing::debug!(
+            n_events = events.len(),
+            read_ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch read from the journal"
+        );
         Ok(events.into_iter().map(to_wire).collect())
     }
 
@@ -263,11 +277,19 @@ impl Outbox {
         let client = self.client.clone();
         let url = self.events_url();
         flights.spawn(async move {
+            let sent = std::time::Instant::now();
+            let answer = post_batch(client, url, batch).await;
+            tracing::debug!(
+                n_events,
+                priority,
+                round_trip_ms = sent.elapsed().as_secs_f64() * 1e3,
+                "batch answered"
+            );
             Flight {
                 first,
                 n_events,
                 priority,
-                answer: post_batch(client, url, batch).await,
+                answer,
             }
         });
     }

@@ -314,13 +314,17 @@ impl Store {
         at: OffsetDateTime,
         audit_entry: AuditEntry,
     ) -> Result<BatchAck, ApplyError> {
+        let n_events = events.len();
+        let started = std::time::Instant::now();
         let checked =
             tokio::task::spawn_blocking(move || check_events(me, sender, priority, events))
                 .await
                 .map_err(|error| {
                     ApplyError::Store(format!("event check task failed: {error}"))
                 })??;
+        let checked_at = started.elapsed();
         let mut head = self.audit_head.lock().await;
+        let locked_at = started.elapsed();
         let txn = self.begin_write().await?;
         // Run the batch inside a block so that any refusal rolls the transaction back
         // explicitly (a dropped transaction would hold SQLite's write lock until the pool
@@ -444,11 +448,20 @@ impl Store {
             }
         };
         let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
+        let written_at = started.elapsed();
         txn.commit().await?;
         *head = new_head;
         for (origin, seq) in &ack.high_watermarks {
             self.journal_committed(origin, *seq);
         }
+        tracing::debug!(
+            n_events,
+            check_ms = checked_at.as_secs_f64() * 1e3,
+            lock_wait_ms = (locked_at - checked_at).as_secs_f64() * 1e3,
+            write_ms = (written_at - locked_at).as_secs_f64() * 1e3,
+            commit_ms = (started.elapsed() - written_at).as_secs_f64() * 1e3,
+            "batch applied"
+        );
         Ok(ack)
     }
 
