@@ -176,6 +176,10 @@ struct Lanes {
     scanned: BTreeMap<String, i64>,
     /// Ordinary batches in flight.
     ordinary_in_flight: usize,
+    /// Set when the parent refused a priority batch (e.g. a parent of an earlier version that
+    /// does not know the lane): the ordinary lane carries the same events, so the priority
+    /// lane is simply switched off until the node restarts.
+    priority_off: bool,
 }
 
 impl Outbox {
@@ -301,7 +305,7 @@ impl Outbox {
         lanes: &mut Lanes,
         flights: &mut JoinSet<Flight>,
     ) -> Result<(), PushError> {
-        if flights.len() <= self.in_flight {
+        if !lanes.priority_off && flights.len() <= self.in_flight {
             let priority = self.next_priority_batch(lanes).await?;
             if !priority.is_empty() {
                 self.launch(flights, priority, true);
@@ -416,6 +420,13 @@ impl Outbox {
                     lanes.ordinary_in_flight = lanes.ordinary_in_flight.saturating_sub(1);
                 }
                 match flight.answer {
+                    Err(PushError::Refused(detail)) if flight.priority => {
+                        // Nothing is lost: the ordinary lane delivers these events in order,
+                        // and meets any real problem with them there.
+                        tracing::warn!(peer = "parent", error = %detail, "the parent refused a priority batch; the priority lane is off until restart");
+                        lanes.priority_off = true;
+                        continue;
+                    }
                     Ok(ack) => match self.acknowledged(&ack, flight.n_events).await {
                         Ok(()) => continue,
                         Err(error) => failure = Some(error),

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use integrity_exchange::domain::subject::SubjectCode;
+use integrity_exchange::federation::wire::{BatchAck, EventBatch, WireEvent};
 use integrity_exchange::store::{RecordFilter, Visibility};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -385,5 +386,157 @@ async fn a_correction_overtakes_a_backlog_of_creations() {
         journal.iter().map(|event| event.seq).collect::<Vec<_>>(),
         (1..=4_002).collect::<Vec<_>>(),
         "the journal stays contiguous: the early correction was journaled in its turn"
+    );
+}
+
+/// The county's journal as wire events, `from` ..= `to`.
+async fn wire_events(county: &TestApp, from: i64, to: i64) -> Vec<WireEvent> {
+    county
+        .state
+        .store
+        .journal_events("445122", from - 1, (to - from + 1) as u64)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| WireEvent {
+            origin: e.origin,
+            seq: e.seq,
+            record_id: e.record_id,
+            record_version: e.record_version,
+            change_kind: e.change_kind,
+            payload: e.payload,
+            signature: e.signature,
+            signer_key: e.signer_key,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_that_overtakes_its_predecessor_waits_for_it_instead_of_being_refused() {
+    let federation = Federation::new();
+    let city = federation.spawn("445100", None, 0).await;
+    // No parent: the batches are pushed by hand, in the wrong order.
+    let county = federation.spawn("445122", None, 0).await;
+    create_batch(&county, "OT", 9).await;
+    let url = format!("{}/federation/v1/events", city.base_url);
+    let push = |events: Vec<WireEvent>| {
+        let client = federation.client("445122");
+        let url = url.clone();
+        async move {
+            let batch = EventBatch {
+                sender: "445122".into(),
+                events,
+                priority: false,
+            };
+            into_answer(client.post(url).json(&batch).send().await.unwrap()).await
+        }
+    };
+
+    let second = tokio::spawn(push(wire_events(&county, 4, 6).await));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        city.state
+            .store
+            .journal_watermarks()
+            .await
+            .unwrap()
+            .is_empty(),
+        "the overtaking batch is not applied ahead of its predecessor"
+    );
+    let first = push(wire_events(&county, 1, 3).await).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let second = second.await.unwrap();
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    let ack: BatchAck = serde_json::from_value(second.body).unwrap();
+    assert_eq!((ack.applied, ack.duplicates), (3, 0));
+    assert_eq!(ack.high_watermarks["445122"], 6);
+
+    // A batch whose predecessor never comes is refused as out of order once the wait is over.
+    let started = Instant::now();
+    let orphan = push(wire_events(&county, 8, 9).await).await;
+    assert_eq!(orphan.status, StatusCode::CONFLICT, "{}", orphan.text);
+    assert_eq!(orphan.code(), "out_of_order");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    assert_eq!(
+        city.state.store.journal_watermarks().await.unwrap()["445122"],
+        6
+    );
+}
+
+#[tokio::test]
+async fn the_priority_lane_takes_only_changes_and_leaves_the_journal_to_the_ordinary_lane() {
+    let federation = Federation::new();
+    let city = federation.spawn("445100", None, 0).await;
+    let county = federation.spawn("445122", None, 0).await;
+    let ids = create_batch(&county, "PR", 3).await;
+    correct(&county, &ids[1], "2027-03-17").await;
+    let url = format!("{}/federation/v1/events", city.base_url);
+    let push = |events: Vec<WireEvent>, priority: bool| {
+        let client = federation.client("445122");
+        let url = url.clone();
+        async move {
+            let batch = EventBatch {
+                sender: "445122".into(),
+                events,
+                priority,
+            };
+            into_answer(client.post(url).json(&batch).send().await.unwrap()).await
+        }
+    };
+
+    let creation = push(wire_events(&county, 1, 1).await, true).await;
+    assert_eq!(creation.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(creation.code(), "malformed_event");
+
+    let correction = wire_events(&county, 4, 4).await;
+    for _ in 0..2 {
+        let early = push(correction.clone(), true).await;
+        assert_eq!(early.status, StatusCode::OK, "{}", early.text);
+        let ack: BatchAck = serde_json::from_value(early.body).unwrap();
+        assert_eq!((ack.applied, ack.early), (0, 1));
+        assert_eq!(
+            ack.high_watermarks["445122"], 0,
+            "the high-watermark stays put"
+        );
+    }
+    let id = Uuid::parse_str(&ids[1]).unwrap();
+    let record = city
+        .state
+        .store
+        .get_record(id, &Visibility::Full)
+        .await
+        .unwrap();
+    assert_eq!(
+        record.version, 2,
+        "the correction is applied ahead of sequence"
+    );
+    assert_eq!(city.state.store.record_versions(id).await.unwrap().len(), 1);
+    assert!(
+        city.state
+            .store
+            .journal_watermarks()
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is journaled out of sequence"
+    );
+
+    let in_order = push(wire_events(&county, 1, 4).await, false).await;
+    let ack: BatchAck = serde_json::from_value(in_order.body).unwrap();
+    assert_eq!((ack.applied, ack.duplicates), (4, 0));
+    let record = city
+        .state
+        .store
+        .get_record(id, &Visibility::Full)
+        .await
+        .unwrap();
+    assert_eq!(
+        record.version, 2,
+        "the creation arriving later does not go back"
+    );
+    let history = city.state.store.record_versions(id).await.unwrap();
+    assert_eq!(
+        history.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
     );
 }
