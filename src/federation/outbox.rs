@@ -428,7 +428,15 @@ impl Outbox {
                         continue;
                     }
                     Ok(ack) => match self.acknowledged(&ack, flight.n_events).await {
-                        Ok(()) => continue,
+                        Ok(()) => {
+                            // The parent may hold more than was sent since the last reset
+                            // (an abandoned batch that did commit): never resend below it.
+                            for (origin, seq) in &ack.high_watermarks {
+                                let sent = lanes.sent.entry(origin.clone()).or_insert(0);
+                                *sent = (*sent).max(*seq);
+                            }
+                            continue;
+                        }
                         Err(error) => failure = Some(error),
                     },
                     Err(PushError::Refused(detail)) => {

@@ -350,7 +350,13 @@ async fn a_correction_overtakes_a_backlog_of_creations() {
             .get_record(corrected, &Visibility::Full)
             .await;
         if record.is_ok_and(|record| record.version == 2) {
-            break city.state.store.journal_heads()["445122"];
+            break city
+                .state
+                .store
+                .journal_heads()
+                .get("445122")
+                .copied()
+                .unwrap_or(0);
         }
         assert!(
             Instant::now() < deadline,
