@@ -470,6 +470,7 @@ fn parent_links(state: &AppState) -> anyhow::Result<Option<(Outbox, ListPuller)>
         client,
         status: state.federation.clone(),
         batch_size: federation.batch_size,
+        in_flight: federation.in_flight,
         idle: Duration::from_millis(federation.push_interval_ms),
         max_backoff: Duration::from_secs(federation.max_backoff_secs),
         now: Arc::new(move || clock.now()),

@@ -35,7 +35,7 @@ use crate::store::bench::{
 use crate::store::{ConnectSettings, Store};
 
 /// The providing department the benchmark submits as (饶平县 government organ, constructed).
-const BENCH_DEPT: &str = "114451220070545543";
+pub(crate) const BENCH_DEPT: &str = "114451220070545543";
 /// Region of the benchmark node (饶平县).
 const BENCH_REGION: &str = "445122";
 /// `sub` of the benchmark's provider token.
@@ -50,6 +50,9 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// What the API gateway costs per request, and its memory per active key.
     Gateway(crate::bench_gateway::GatewayArgs),
+    /// The upward federation path over mutual TLS: catch-up and sustained rate over one hop,
+    /// propagation latency over three, against the local ingest rate.
+    Federation(crate::bench_federation::FederationArgs),
 }
 
 /// Options of `bench ingest`.
@@ -81,6 +84,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Gateway(args) => {
             print!("{}", crate::bench_gateway::gateway(&args).await?);
+            Ok(())
+        }
+        BenchCommand::Federation(args) => {
+            print!("{}", crate::bench_federation::federation(&args).await?);
             Ok(())
         }
     }
@@ -115,7 +122,7 @@ fn per_second(n: usize, elapsed: Duration) -> f64 {
     n as f64 / elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -336,7 +343,7 @@ async fn ingest_postgres(
     result
 }
 
-async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
+pub(crate) async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
     Store::connect(&ConnectSettings {
         url: url.to_owned(),
         max_connections,
@@ -561,7 +568,7 @@ async fn post_batches(
 }
 
 /// `url` with its database (path) replaced by `name`; query parameters kept.
-fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
     let (scheme, rest) = url
         .split_once("://")
         .context("--database-url is not a URL")?;
@@ -582,7 +589,7 @@ fn with_database(url: &str, name: &str) -> anyhow::Result<String> {
 }
 
 /// Host and port of a URL, without credentials, for the report.
-fn host_of(url: &str) -> String {
+pub(crate) fn host_of(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split(['/', '?']).next().unwrap_or_default();
     authority
@@ -593,7 +600,7 @@ fn host_of(url: &str) -> String {
 
 /// A record shaped like the API's `RecordIn`.
 #[derive(Clone, Debug, Serialize)]
-struct SyntheticRecord {
+pub(crate) struct SyntheticRecord {
     subject_code: String,
     subject_name: String,
     kind: &'static str,
@@ -612,7 +619,7 @@ struct SyntheticRecord {
 }
 
 impl SyntheticRecord {
-    fn draft(&self) -> RecordDraft {
+    pub(crate) fn draft(&self) -> RecordDraft {
         RecordDraft {
             subject_code: Some(self.subject_code.clone()),
             subject_name: Some(self.subject_name.clone()),
@@ -736,7 +743,7 @@ fn pick<T: Copy>(items: &[T], n: usize) -> T {
 /// The `n`th synthetic record: a mix of enterprises (9 in 10) and individuals (1 in 10), about
 /// three records per subject, every kind, domain, severity and publication level, decisions
 /// dated in 2025, about 200 characters of content, and a source record id unique to the run.
-fn synthetic_record(n: usize, run_tag: &str) -> anyhow::Result<SyntheticRecord> {
+pub(crate) fn synthetic_record(n: usize, run_tag: &str) -> anyhow::Result<SyntheticRecord> {
     let subject = n / 3;
     let town = pick(&TOWNS, subject / 7);
     let (subject_code, subject_name) = if subject % 10 == 9 {

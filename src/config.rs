@@ -153,6 +153,8 @@ pub struct FederationSettings {
     pub push_interval_ms: u64,
     /// Events per pushed batch.
     pub batch_size: u64,
+    /// Batches on their way to the parent at once (pipelining).
+    pub in_flight: usize,
     /// Cap of the push back-off.
     pub max_backoff_secs: u64,
     /// How long the parent may hold a list pull open when nothing is new (long poll).
@@ -472,6 +474,9 @@ impl Settings {
                 "federation.batch_size",
                 "must be between 1 and 2000",
             ));
+        }
+        if federation.in_flight == 0 || federation.in_flight > 64 {
+            return Err(invalid("federation.in_flight", "must be between 1 and 64"));
         }
         if federation.push_interval_ms < 10 || federation.max_backoff_secs == 0 {
             return Err(invalid(

@@ -7,6 +7,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod bench;
+pub mod bench_federation;
 pub mod bench_gateway;
 pub mod config;
 pub mod demo;

@@ -2,6 +2,7 @@
 //! its certificate) and read back this node's high-watermarks; staff read the links' status.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
@@ -16,7 +17,7 @@ use crate::audit::AuditEntry;
 use crate::domain::region::RegionCode;
 use crate::error::{ApiError, Problem};
 use crate::federation::identity::region_of_certificate;
-use crate::federation::wire::{BatchAck, EventBatch, MAX_BATCH_EVENTS};
+use crate::federation::wire::{BatchAck, EventBatch, MAX_BATCH_EVENTS, WireEvent};
 use crate::gateway::Admission;
 use crate::state::AppState;
 use crate::store::federation::ApplyError;
@@ -110,6 +111,36 @@ fn apply_problem(error: &ApplyError) -> ApiError {
     )
 }
 
+/// How long a batch that starts beyond an origin's next expected sequence number waits for the
+/// batches before it to commit. A child pipelines up to `federation.in_flight` batches (one
+/// HTTP/2 connection, several streams); their handlers run concurrently, so batch k+1 can reach
+/// the write lock before batch k. Rather than refusing it (409, and a resync round trip), it
+/// waits here, without holding any lock, until the origin's head reaches the event before its
+/// first one. If that does not happen in time (batch k was lost), `apply_events` refuses it as
+/// out of order and the child resends from the watermarks, exactly as without pipelining.
+const PREDECESSOR_WAIT: Duration = Duration::from_secs(3);
+
+/// A batch further ahead of the head than this is not waited for: no pipeline is that deep.
+const PREDECESSOR_WINDOW: i64 = 64 * MAX_BATCH_EVENTS as i64;
+
+async fn wait_for_predecessors(state: &AppState, events: &[WireEvent]) {
+    let heads = state.store.journal_heads();
+    let mut needed: BTreeMap<String, i64> = BTreeMap::new();
+    for event in events {
+        // Events are in journal order per origin: the first one of an origin is its lowest.
+        needed
+            .entry(event.origin.clone())
+            .or_insert(event.seq.saturating_sub(1));
+    }
+    needed.retain(|origin, before| {
+        let head = heads.get(origin).copied().unwrap_or(0);
+        *before > head && *before - head <= PREDECESSOR_WINDOW
+    });
+    if !needed.is_empty() {
+        state.store.wait_for_heads(&needed, PREDECESSOR_WAIT).await;
+    }
+}
+
 /// Receive journal events from a child node (mutual TLS).
 ///
 /// Events are applied strictly in sequence per origin and at most once; the answer carries the
@@ -152,6 +183,9 @@ pub async fn push_events(
         ));
     }
     let n_events = batch.events.len() as u64;
+    if !batch.priority {
+        wait_for_predecessors(&state, &batch.events).await;
+    }
     let audit = AuditEntry {
         actor_kind: "peer".into(),
         actor_id: format!("region:{sender}"),
@@ -166,7 +200,7 @@ pub async fn push_events(
     let at = state.clock.now();
     let outcome = tokio::spawn(async move {
         store
-            .apply_events(me, sender, batch.events, at, audit)
+            .apply_events(me, sender, batch.events, batch.priority, at, audit)
             .await
     })
     .await

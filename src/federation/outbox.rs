@@ -2,11 +2,21 @@
 //! with exponential back-off and jitter (capped) when the parent is unreachable. The cursor is
 //! the parent's acknowledged high-watermark per origin, persisted after every acknowledgement;
 //! nothing depends on wall-clock time, so a restart resumes exactly where the parent stands.
+//!
+//! Two lanes. The ordinary lane keeps up to `in_flight` batches on their way (so throughput is
+//! not bound by the round trip); the parent applies them strictly in sequence, letting a batch
+//! that overtook its predecessor wait for it (`api/federation.rs`). The priority lane sends
+//! changes to existing records (corrections, revocations …) that sit further back than the
+//! next ordinary batch ahead of the backlog; the parent applies them to the record if newer
+//! without journaling them, and they are journaled when the ordinary lane reaches them (see
+//! `Store::apply_events` and ARCHITECTURE.md, "Delivery discipline").
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use time::OffsetDateTime;
+use tokio::task::JoinSet;
 
 use super::wire::{BatchAck, EventBatch, WireEvent};
 use crate::domain::region::RegionCode;
@@ -73,6 +83,8 @@ pub struct Outbox {
     pub status: Arc<FederationState>,
     /// Events per batch.
     pub batch_size: u64,
+    /// Batches of the ordinary lane sent and not yet answered, at most (`federation.in_flight`).
+    pub in_flight: usize,
     /// Idle poll interval.
     pub idle: Duration,
     /// Back-off cap.
@@ -117,31 +129,62 @@ pub fn backoff(failures: u32, cap: Duration) -> Duration {
     capped.mul_f64(0.75 + fraction * 0.5).min(cap)
 }
 
-impl Outbox {
-    async fn push(&self, events: Vec<WireEvent>) -> Result<BatchAck, PushError> {
-        let batch = EventBatch {
-            sender: self.region.to_string(),
-            events,
-        };
-        let response = self
-            .client
-            .post(format!("{}/federation/v1/events", self.parent_url))
-            .json(&batch)
-            .send()
+/// Posts one batch to the parent and reads its answer.
+async fn post_batch(
+    client: reqwest::Client,
+    url: String,
+    batch: EventBatch,
+) -> Result<BatchAck, PushError> {
+    let response = client
+        .post(url)
+        .json(&batch)
+        .send()
+        .await
+        .map_err(|error| PushError::Transient(format!("parent unreachable: {error}")))?;
+    let status = response.status();
+    if status.is_success() {
+        return response
+            .json::<BatchAck>()
             .await
-            .map_err(|error| PushError::Transient(format!("parent unreachable: {error}")))?;
-        let status = response.status();
-        if status.is_success() {
-            return response.json::<BatchAck>().await.map_err(|error| {
-                PushError::Transient(format!("unreadable acknowledgement: {error}"))
-            });
-        }
-        let detail = problem_detail(response).await;
-        Err(match status.as_u16() {
-            409 => PushError::Resync(detail),
-            429 | 500..=599 => PushError::Transient(format!("parent answered {status}: {detail}")),
-            _ => PushError::Refused(format!("parent refused the batch ({status}): {detail}")),
-        })
+            .map_err(|error| PushError::Transient(format!("unreadable acknowledgement: {error}")));
+    }
+    let detail = problem_detail(response).await;
+    Err(match status.as_u16() {
+        409 => PushError::Resync(detail),
+        429 | 500..=599 => PushError::Transient(format!("parent answered {status}: {detail}")),
+        _ => PushError::Refused(format!("parent refused the batch ({status}): {detail}")),
+    })
+}
+
+/// A batch on its way: what it carried, and the parent's answer once it is in.
+struct Flight {
+    /// Origin and seq of its first event (names the batch in the problem queue).
+    first: Option<(String, i64)>,
+    n_events: u64,
+    priority: bool,
+    answer: Result<BatchAck, PushError>,
+}
+
+/// Where the two lanes stand, in memory. Both are rebuilt from the acknowledged cursors after
+/// any failure, so they only ever run ahead of what the parent acknowledged.
+#[derive(Default)]
+struct Lanes {
+    /// Ordinary lane: per origin, the last seq handed to a request (≥ the acknowledged cursor).
+    sent: BTreeMap<String, i64>,
+    /// Priority lane: per origin, how far the journal has been searched for changes to
+    /// existing records.
+    scanned: BTreeMap<String, i64>,
+    /// Ordinary batches in flight.
+    ordinary_in_flight: usize,
+    /// Set when the parent refused a priority batch (e.g. a parent of an earlier version that
+    /// does not know the lane): the ordinary lane carries the same events, so the priority
+    /// lane is simply switched off until the node restarts.
+    priority_off: bool,
+}
+
+impl Outbox {
+    fn events_url(&self) -> String {
+        format!("{}/federation/v1/events", self.parent_url)
     }
 
     async fn resync(&self) -> Result<(), PushError> {
@@ -171,43 +214,116 @@ impl Outbox {
             .map_err(|error| PushError::Transient(error.to_string()))
     }
 
-    /// One round: push what is pending. Returns whether anything was sent.
-    async fn round(&self) -> Result<bool, PushError> {
-        let acked = self
+    /// Restarts both lanes from the acknowledged cursors.
+    async fn reset_lanes(&self, lanes: &mut Lanes) -> Result<(), PushError> {
+        lanes.sent = self
             .store
             .cursors(PARENT)
             .await
             .map_err(|error| PushError::Transient(error.to_string()))?;
-        let events = self
+        lanes.scanned.clear();
+        Ok(())
+    }
+
+    /// The next priority batch: changes to existing records (corrections, revocations …) that
+    /// the ordinary lane would not carry in its next batch anyway.
+    async fn next_priority_batch(&self, lanes: &mut Lanes) -> Result<Vec<WireEvent>, PushError> {
+        let from: BTreeMap<String, i64> = self
             .store
-            .pending_events(&acked, self.batch_size)
+            .journal_heads()
+            .into_keys()
+            .map(|origin| {
+                let sent = lanes.sent.get(&origin).copied().unwrap_or(0);
+                let ahead = sent.saturating_add(self.batch_size as i64);
+                let scanned = lanes.scanned.get(&origin).copied().unwrap_or(0);
+                (origin, ahead.max(scanned))
+            })
+            .collect();
+        let (events, scanned_to) = self
+            .store
+            .pending_priority_events(&from, self.batch_size)
             .await
             .map_err(|error| PushError::Transient(error.to_string()))?;
-        if events.is_empty() {
-            return Ok(false);
+        lanes.scanned.extend(scanned_to);
+        Ok(events.into_iter().map(to_wire).collect())
+    }
+
+    /// The next ordinary batch: the oldest events after what was sent, per origin.
+    async fn next_ordinary_batch(&self, lanes: &mut Lanes) -> Result<Vec<WireEvent>, PushError> {
+        let started = std::time::Instant::now();
+        let events = self
+            .store
+            .pending_events(&lanes.sent, self.batch_size)
+            .await
+            .map_err(|error| PushError::Transient(error.to_string()))?;
+        for event in &events {
+            let sent = lanes.sent.entry(event.origin.clone()).or_insert(0);
+            *sent = (*sent).max(event.seq);
         }
-        let n_events = events.len() as u64;
+        tracing::debug!(
+            n_events = events.len(),
+            read_ms = started.elapsed().as_secs_f64() * 1e3,
+            "batch read from the journal"
+        );
+        Ok(events.into_iter().map(to_wire).collect())
+    }
+
+    fn launch(&self, flights: &mut JoinSet<Flight>, events: Vec<WireEvent>, priority: bool) {
         let first = events
             .first()
             .map(|event| (event.origin.clone(), event.seq));
-        let ack = match self.push(events.into_iter().map(to_wire).collect()).await {
-            Err(PushError::Refused(detail)) => {
-                if let Some((origin, seq)) = first {
-                    // The HTTP status, from "parent refused the batch (422 Unprocessable …".
-                    let code = detail
-                        .split_whitespace()
-                        .find_map(|word| word.strip_prefix('('))
-                        .filter(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
-                        .unwrap_or("refused");
-                    let _ = self
-                        .store
-                        .record_problem(&origin, seq, code, &detail, (self.now)())
-                        .await;
-                }
-                return Err(PushError::Refused(detail));
-            }
-            other => other?,
+        let n_events = events.len() as u64;
+        let batch = EventBatch {
+            sender: self.region.to_string(),
+            events,
+            priority,
         };
+        let client = self.client.clone();
+        let url = self.events_url();
+        flights.spawn(async move {
+            let sent = std::time::Instant::now();
+            let answer = post_batch(client, url, batch).await;
+            tracing::debug!(
+                n_events,
+                priority,
+                round_trip_ms = sent.elapsed().as_secs_f64() * 1e3,
+                "batch answered"
+            );
+            Flight {
+                first,
+                n_events,
+                priority,
+                answer,
+            }
+        });
+    }
+
+    /// Sends what the window allows: one priority batch (it may exceed the window by one, so
+    /// it never waits behind the backlog), then ordinary batches up to `in_flight`.
+    async fn fill(
+        &self,
+        lanes: &mut Lanes,
+        flights: &mut JoinSet<Flight>,
+    ) -> Result<(), PushError> {
+        if !lanes.priority_off && flights.len() <= self.in_flight {
+            let priority = self.next_priority_batch(lanes).await?;
+            if !priority.is_empty() {
+                self.launch(flights, priority, true);
+            }
+        }
+        while lanes.ordinary_in_flight < self.in_flight {
+            let events = self.next_ordinary_batch(lanes).await?;
+            if events.is_empty() {
+                break;
+            }
+            self.launch(flights, events, false);
+            lanes.ordinary_in_flight += 1;
+        }
+        Ok(())
+    }
+
+    /// Records the parent's acknowledgement: cursors move forward only.
+    async fn acknowledged(&self, ack: &BatchAck, n_events: u64) -> Result<(), PushError> {
         self.store
             .advance_cursors(PARENT, &ack.high_watermarks, (self.now)())
             .await
@@ -224,62 +340,141 @@ impl Outbox {
             status.last_error = None;
             status.events_pushed += n_events;
         });
-        Ok(true)
+        Ok(())
+    }
+
+    /// Records a refused batch in the problem queue.
+    async fn refused(&self, first: Option<(String, i64)>, detail: &str) {
+        if let Some((origin, seq)) = first {
+            // The HTTP status, from "parent refused the batch (422 Unprocessable …".
+            let code = detail
+                .split_whitespace()
+                .find_map(|word| word.strip_prefix('('))
+                .filter(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()))
+                .unwrap_or("refused");
+            let _ = self
+                .store
+                .record_problem(&origin, seq, code, detail, (self.now)())
+                .await;
+        }
     }
 
     /// Runs until `stopped` changes.
+    ///
+    /// Delivery discipline: up to `in_flight` ordinary batches are on their way at once (over
+    /// one HTTP/2 connection), each starting where the one before it ends; the parent applies
+    /// them in order (a batch that arrives before its predecessor is applied waits for it, see
+    /// `api/federation.rs`). Cursors move only on acknowledgements, and only forward. On any
+    /// failure every batch in flight is abandoned and both lanes restart from the acknowledged
+    /// cursors (after a 409, from the parent's watermarks): whatever an abandoned batch did
+    /// commit at the parent comes back as duplicates, which change nothing.
     pub async fn run(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        let mut changes = self.store.journal_changes();
         let mut synced = false;
+        let mut lanes = Lanes::default();
+        let mut flights: JoinSet<Flight> = JoinSet::new();
         loop {
+            if *stopped.borrow() {
+                break;
+            }
+            let mut failure = None;
             if !synced {
                 match self.resync().await {
-                    Ok(()) => synced = true,
-                    Err(PushError::Refused(error)) => {
-                        // A configuration problem (this node is not the parent's child, or its
-                        // certificate is not accepted): wait long, show it in the status.
-                        self.fail(error);
-                        tokio::select! {
-                            () = tokio::time::sleep(self.max_backoff) => {}
-                            _ = stopped.changed() => break,
-                        }
-                        continue;
-                    }
-                    Err(PushError::Transient(error) | PushError::Resync(error)) => self.fail(error),
+                    Ok(()) => match self.reset_lanes(&mut lanes).await {
+                        Ok(()) => synced = true,
+                        Err(error) => failure = Some(error),
+                    },
+                    Err(error) => failure = Some(error),
                 }
             }
-            let pause = if !synced {
-                backoff(
-                    self.status.parent_status().consecutive_failures,
-                    self.max_backoff,
-                )
-            } else {
-                match self.round().await {
-                    Ok(true) => Duration::ZERO,
-                    Ok(false) => self.idle,
-                    Err(PushError::Resync(error)) => {
-                        tracing::info!(error = %error, "parent asked to resend from its high-watermarks");
-                        synced = false;
-                        Duration::ZERO
+            if failure.is_none() {
+                changes.borrow_and_update();
+                if let Err(error) = self.fill(&mut lanes, &mut flights).await {
+                    failure = Some(error);
+                }
+            }
+            if failure.is_none() {
+                if flights.is_empty() {
+                    tokio::select! {
+                        _ = changes.changed() => {}
+                        () = tokio::time::sleep(self.idle) => {}
+                        _ = stopped.changed() => break,
                     }
-                    Err(PushError::Transient(error)) => {
-                        self.fail(error);
-                        backoff(
-                            self.status.parent_status().consecutive_failures,
-                            self.max_backoff,
-                        )
+                    continue;
+                }
+                let joined = tokio::select! {
+                    joined = flights.join_next() => joined,
+                    _ = stopped.changed() => break,
+                };
+                let Some(joined) = joined else { continue };
+                let flight = match joined {
+                    Ok(flight) => flight,
+                    Err(error) => Flight {
+                        first: None,
+                        n_events: 0,
+                        priority: false,
+                        answer: Err(PushError::Transient(format!("push task failed: {error}"))),
+                    },
+                };
+                if !flight.priority {
+                    lanes.ordinary_in_flight = lanes.ordinary_in_flight.saturating_sub(1);
+                }
+                match flight.answer {
+                    Err(PushError::Refused(detail)) if flight.priority => {
+                        // Nothing is lost: the ordinary lane delivers these events in order,
+                        // and meets any real problem with them there.
+                        tracing::warn!(peer = "parent", error = %detail, "the parent refused a priority batch; the priority lane is off until restart");
+                        lanes.priority_off = true;
+                        continue;
                     }
-                    Err(PushError::Refused(error)) => {
-                        // The same batch would be refused again: hold it, visibly, at the
-                        // longest back-off rather than hammering the parent or dropping it.
-                        self.fail(error);
-                        self.max_backoff
+                    Ok(ack) => match self.acknowledged(&ack, flight.n_events).await {
+                        Ok(()) => {
+                            // The parent may hold more than was sent since the last reset
+                            // (an abandoned batch that did commit): never resend below it.
+                            for (origin, seq) in &ack.high_watermarks {
+                                let sent = lanes.sent.entry(origin.clone()).or_insert(0);
+                                *sent = (*sent).max(*seq);
+                            }
+                            continue;
+                        }
+                        Err(error) => failure = Some(error),
+                    },
+                    Err(PushError::Refused(detail)) => {
+                        self.refused(flight.first, &detail).await;
+                        failure = Some(PushError::Refused(detail));
                     }
+                    Err(error) => failure = Some(error),
+                }
+            }
+            let Some(failure) = failure else { continue };
+            // Abandon the rest of the window: it would only wait behind the failed batch.
+            flights.abort_all();
+            while flights.join_next().await.is_some() {}
+            lanes.ordinary_in_flight = 0;
+            let pause = match failure {
+                PushError::Resync(error) => {
+                    tracing::info!(error = %error, "parent asked to resend from its high-watermarks");
+                    synced = false;
+                    Duration::ZERO
+                }
+                PushError::Transient(error) => {
+                    self.fail(error);
+                    synced = synced && self.reset_lanes(&mut lanes).await.is_ok();
+                    backoff(
+                        self.status.parent_status().consecutive_failures,
+                        self.max_backoff,
+                    )
+                }
+                PushError::Refused(error) => {
+                    // The same batch would be refused again (or this node is not the parent's
+                    // child): hold it, visibly, at the longest back-off rather than hammering
+                    // the parent or dropping it.
+                    self.fail(error);
+                    synced = synced && self.reset_lanes(&mut lanes).await.is_ok();
+                    self.max_backoff
                 }
             };
             if pause.is_zero() {
-                if *stopped.borrow() {
-                    break;
-                }
                 continue;
             }
             tokio::select! {
@@ -287,6 +482,7 @@ impl Outbox {
                 _ = stopped.changed() => break,
             }
         }
+        flights.abort_all();
     }
 
     fn fail(&self, error: String) {

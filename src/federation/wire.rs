@@ -39,6 +39,18 @@ pub struct EventBatch {
     pub sender: String,
     /// Events, in journal order per origin.
     pub events: Vec<WireEvent>,
+    /// The priority lane: changes to existing records sent ahead of their origin's backlog
+    /// (see `federation/outbox.rs`). Absent on the wire when false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub priority: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 /// The parent's answer to a batch.
@@ -51,6 +63,10 @@ pub struct BatchAck {
     pub applied: usize,
     /// Events already applied before (replays after a lost acknowledgement).
     pub duplicates: usize,
+    /// Priority-lane events applied to their record ahead of sequence (not yet journaled
+    /// here; the high-watermarks do not count them). Absent on the wire when zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub early: usize,
 }
 
 /// Most list changes in one page served to a child.

@@ -124,7 +124,7 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
-fn to_event(row: journal_events::Model) -> Result<JournalEvent, StoreError> {
+pub(super) fn to_event(row: journal_events::Model) -> Result<JournalEvent, StoreError> {
     Ok(JournalEvent {
         record_id: Uuid::parse_str(&row.record_id)
             .map_err(|_| StoreError::Corrupt("journal record id".into()))?,
@@ -194,6 +194,41 @@ impl Store {
         if let Ok(mut heads) = self.journal_heads.lock() {
             let head = heads.entry(origin.to_owned()).or_insert(0);
             *head = (*head).max(seq);
+        }
+        self.journal_advanced
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    /// A receiver that sees a change after every commit that moved a journal head (the push
+    /// loop waits on it instead of polling).
+    pub fn journal_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.journal_advanced.subscribe()
+    }
+
+    /// Waits until the journal holds, for every origin in `needed`, at least that sequence
+    /// number, or `timeout` passes. Returns whether it does. Holds no lock while waiting.
+    pub async fn wait_for_heads(
+        &self,
+        needed: &std::collections::BTreeMap<String, i64>,
+        timeout: std::time::Duration,
+    ) -> bool {
+        let mut changes = self.journal_changes();
+        let reached = |store: &Store| {
+            let heads = store.journal_heads();
+            needed
+                .iter()
+                .all(|(origin, seq)| heads.get(origin).copied().unwrap_or(0) >= *seq)
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            changes.borrow_and_update();
+            if reached(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return reached(self),
+            }
         }
     }
 

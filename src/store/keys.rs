@@ -3,10 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::sea_query::{Expr, Func, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -253,7 +250,7 @@ impl Store {
         audit_entry: AuditEntry,
     ) -> Result<(), StoreError> {
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         api_keys::Entity::insert(to_active(key, at))
             .exec_without_returning(&txn)
             .await?;
@@ -282,7 +279,7 @@ impl Store {
         audit_entry: AuditEntry,
     ) -> Result<(), StoreError> {
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         if let Some(successor) = successor {
             api_keys::Entity::insert(to_active(successor, at))
                 .exec_without_returning(&txn)
@@ -304,7 +301,7 @@ impl Store {
         audit_entry: AuditEntry,
     ) -> Result<(), StoreError> {
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         evaluations::Entity::insert(evaluations::ActiveModel {
             id: Set(evaluation.id.to_string()),
             key_id: Set(evaluation.key_id.to_string()),
@@ -338,7 +335,7 @@ impl Store {
         audit_entry: AuditEntry,
     ) -> Result<(), StoreError> {
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         findings::Entity::insert(findings::ActiveModel {
             id: Set(finding.id.to_string()),
             key_id: Set(finding.key_id.to_string()),

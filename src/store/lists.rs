@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -228,7 +228,7 @@ impl Store {
             .get()
             .ok_or_else(|| StoreError::Corrupt("journal not enabled".into()))?;
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let written: Result<audit::ChainHead, StoreError> = async {
             let issuer = entry.issuer_region.clone();
             let seq = issuer_head(&txn, &issuer).await? + 1;
@@ -714,7 +714,7 @@ impl Store {
         }
 
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let applied: Result<(usize, audit::ChainHead), ApplyError> = async {
             let mut held: HashMap<String, i64> = HashMap::new();
             let mut pinned: HashMap<String, String> = HashMap::new();

@@ -1,6 +1,6 @@
 //! The decision log of the match API (see `matching::receipt` for the chain).
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::OffsetDateTime;
 
 use super::entities::match_decisions;
@@ -49,7 +49,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let written = async {
             // 19 columns: 500 rows stay under both backends' parameter limits.
             for chunk in rows.chunks(500) {

@@ -23,7 +23,10 @@ pub mod webhooks;
 use std::time::Duration;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 use tokio::sync::Mutex;
 
 pub use records::{
@@ -116,6 +119,9 @@ pub struct Store {
     journal_heads: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
     /// Bumped after every committed list change (see `lists::subscribe_lists`).
     lists_version: tokio::sync::watch::Sender<u64>,
+    /// Bumped after every commit that moved a journal head: wakes the push loop and batches
+    /// waiting for their predecessor (`wait_for_heads`).
+    journal_advanced: tokio::sync::watch::Sender<u64>,
 }
 
 /// How to connect.
@@ -160,7 +166,24 @@ impl Store {
             journal: std::sync::OnceLock::new(),
             journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
             lists_version: tokio::sync::watch::Sender::new(0),
+            journal_advanced: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: a deferred
+    /// transaction that reads first and writes later cannot upgrade to a writer once another
+    /// connection has committed since its read (`SQLITE_BUSY_SNAPSHOT`, which `busy_timeout`
+    /// does not wait out), and the push loop's cursor updates commit concurrently with record
+    /// writes. Taking the write lock at `BEGIN` makes such a transaction wait instead. Other
+    /// backends ignore the mode.
+    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        Ok(self
+            .db
+            .begin_with_options(sea_orm::TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?)
     }
 
     /// Applies pending migrations, then reloads the audit head.

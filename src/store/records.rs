@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TransactionTrait,
+    QuerySelect, Statement,
 };
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
@@ -292,7 +292,7 @@ impl Store {
         audit_entry: AuditEntry,
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let keys: Vec<String> = items
             .iter()
             .map(|item| item.data.source_record_id.clone())
@@ -439,7 +439,7 @@ impl Store {
         audit_entry: AuditEntry,
     ) -> Result<Record, StoreError> {
         let mut head = self.audit_head.lock().await;
-        let txn = self.db.begin().await?;
+        let txn = self.begin_write().await?;
         let Some(current) = records::Entity::find_by_id(change.id.to_string())
             .filter(records::Column::SourceDept.eq(dept.as_str()))
             .one(&txn)

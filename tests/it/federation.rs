@@ -18,13 +18,13 @@ use tempfile::TempDir;
 use crate::harness::*;
 
 /// A federation CA and a directory per node.
-pub struct Federation {
+pub(crate) struct Federation {
     dir: TempDir,
     ca: CaMaterial,
 }
 
 impl Federation {
-    pub fn new() -> Federation {
+    pub(crate) fn new() -> Federation {
         integrity_exchange::app::install_crypto_provider();
         Federation {
             dir: TempDir::new().unwrap(),
@@ -33,7 +33,7 @@ impl Federation {
     }
 
     /// Issues (once) and returns the directory of `region`'s certificate and keys.
-    fn node_dir(&self, region: &str) -> PathBuf {
+    pub(crate) fn node_dir(&self, region: &str) -> PathBuf {
         let dir = self.dir.path().join(region);
         if !dir.exists() {
             let material = issue_node_certificate(
@@ -50,7 +50,18 @@ impl Federation {
         dir
     }
 
-    pub async fn spawn(&self, region: &str, parent: Option<&str>, port: u16) -> TestApp {
+    pub(crate) async fn spawn(&self, region: &str, parent: Option<&str>, port: u16) -> TestApp {
+        self.spawn_with(region, parent, port, |_| {}).await
+    }
+
+    /// `spawn`, then `adjust` changes the settings before the node starts.
+    pub(crate) async fn spawn_with(
+        &self,
+        region: &str,
+        parent: Option<&str>,
+        port: u16,
+        adjust: impl FnOnce(&mut integrity_exchange::config::Settings),
+    ) -> TestApp {
         let dir = self.node_dir(region);
         let region = region.to_owned();
         let parent = parent.map(str::to_owned);
@@ -65,6 +76,7 @@ impl Federation {
             s.federation.parent_url = parent.unwrap_or_default();
             s.federation.push_interval_ms = 20;
             s.federation.max_backoff_secs = 1;
+            adjust(s);
         })
         .await;
         // Staff and department calls go over the same TLS listener, trusting the federation CA.
@@ -73,7 +85,7 @@ impl Federation {
     }
 
     /// An HTTPS client presenting `region`'s node certificate.
-    pub fn client(&self, region: &str) -> reqwest::Client {
+    pub(crate) fn client(&self, region: &str) -> reqwest::Client {
         let dir = self.node_dir(region);
         let tls = client_config(
             &dir.join("node.crt"),
@@ -89,7 +101,7 @@ impl Federation {
 }
 
 /// Waits until `app` holds `seq` events of `origin`.
-pub async fn wait_for(app: &TestApp, origin: &str, seq: i64) {
+pub(crate) async fn wait_for(app: &TestApp, origin: &str, seq: i64) {
     for _ in 0..300 {
         let held = app.state.store.journal_watermarks().await.unwrap();
         if held.get(origin).copied().unwrap_or(0) >= seq {
@@ -104,7 +116,7 @@ pub async fn wait_for(app: &TestApp, origin: &str, seq: i64) {
     );
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -320,6 +332,7 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
         let batch = EventBatch {
             sender: sender.to_owned(),
             events,
+            priority: false,
         };
         let url = url.clone();
         async move { into_answer(client.post(url).json(&batch).send().await.unwrap()).await }
@@ -375,6 +388,7 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
             .json(&EventBatch {
                 sender: "445122".into(),
                 events: events.clone(),
+                priority: false,
             })
             .send()
             .await
@@ -391,6 +405,7 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
         .json(&EventBatch {
             sender: "445122".into(),
             events: events.clone(),
+            priority: false,
         })
         .send()
         .await;
