@@ -162,6 +162,12 @@ pub struct FederationSettings {
     /// A child's copy of its ancestors' lists counts as stale after this long without a
     /// successful pull.
     pub list_stale_after_secs: u64,
+    /// Working days within which a correction or revocation must reach the provincial
+    /// platform (seed 000: 5).
+    pub correction_deadline_working_days: u32,
+    /// A pending correction is flagged `due_soon` when this many working days or fewer are
+    /// left.
+    pub correction_warning_working_days: u32,
 }
 
 /// `[match]`.

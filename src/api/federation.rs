@@ -141,6 +141,39 @@ async fn wait_for_predecessors(state: &AppState, events: &[WireEvent]) {
     }
 }
 
+/// What the levels above this node hold of `sender`'s origins (relayed in every ack, so the
+/// origin learns when its corrections reached the province). Best effort: the batch is
+/// already committed, so a failure here only leaves the map empty.
+async fn reached_for(
+    state: &AppState,
+    sender: RegionCode,
+) -> BTreeMap<String, BTreeMap<String, i64>> {
+    let parent = (!state.settings.federation.parent_url.is_empty())
+        .then(|| state.region.parent().map(|p| p.to_string()))
+        .flatten();
+    let levels = match state.store.reached_levels(parent.as_deref()).await {
+        Ok(levels) => levels,
+        Err(error) => {
+            tracing::warn!(error = %error, "reading the levels above failed; ack without them");
+            return BTreeMap::new();
+        }
+    };
+    levels
+        .into_iter()
+        .map(|(level, marks)| {
+            let marks = marks
+                .into_iter()
+                .filter(|(origin, _)| {
+                    RegionCode::parse(origin)
+                        .is_ok_and(|origin| sender.is_same_or_ancestor_of(origin))
+                })
+                .collect::<BTreeMap<_, _>>();
+            (level, marks)
+        })
+        .filter(|(_, marks)| !marks.is_empty())
+        .collect()
+}
+
 /// Receive journal events from a child node (mutual TLS).
 ///
 /// Events are applied strictly in sequence per origin and at most once; the answer carries the
@@ -206,7 +239,8 @@ pub async fn push_events(
     .await
     .map_err(|error| ApiError::internal(format!("apply task failed: {error}")))?;
     match outcome {
-        Ok(ack) => {
+        Ok(mut ack) => {
+            ack.reached = reached_for(&state, sender).await;
             metrics::counter!("integrity_federation_applied_events_total", "peer" => sender.to_string())
                 .increment(ack.applied as u64);
             metrics::counter!("integrity_federation_duplicate_events_total", "peer" => sender.to_string())
@@ -257,6 +291,7 @@ pub async fn get_watermarks(
         .collect();
     Ok(Json(BatchAck {
         high_watermarks,
+        reached: reached_for(&state, sender).await,
         ..BatchAck::default()
     }))
 }
@@ -498,4 +533,210 @@ pub async fn get_federation_status(
             .collect(),
         parent,
     }))
+}
+
+/// One correction or revocation made here, and how far up it has travelled.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionOut {
+    /// Record id.
+    pub record_id: String,
+    /// Record version after the change.
+    pub record_version: i32,
+    /// Journal sequence number of the change.
+    pub seq: i64,
+    /// corrected or revoked.
+    pub change_kind: String,
+    /// When made (RFC 3339).
+    pub made_at: String,
+    /// Last day (Asia/Shanghai) by which it must reach the province.
+    pub deadline: String,
+    /// Per level above this node (region code): whether that level holds the change.
+    pub reached: BTreeMap<String, bool>,
+    /// reached, pending, due_soon or overdue.
+    pub state: String,
+    /// Working days left until the deadline (negative: overdue); absent once reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_days_left: Option<i64>,
+}
+
+/// Corrections of this node's records on their way to the provincial platform.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionsOut {
+    /// The provincial level the deadline refers to (absent at the national node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
+    /// Working days allowed.
+    pub deadline_working_days: u32,
+    /// False when a deadline falls in a year the embedded holiday calendar does not cover
+    /// (weekends only are then skipped).
+    pub calendar_covered: bool,
+    /// Pending corrections (not yet at the province).
+    pub pending: usize,
+    /// Pending corrections past their deadline.
+    pub overdue: usize,
+    /// The most recent corrections, newest first.
+    pub corrections: Vec<CorrectionOut>,
+}
+
+/// `n` working days after `start`, from the official calendar, or counting weekdays only
+/// when the calendar does not cover the dates (the flag says which).
+fn add_working_days(start: time::Date, n: u32) -> (time::Date, bool) {
+    let calendar = crate::domain::calendar::WorkingCalendar::embedded();
+    if let Ok(day) = calendar.add_working_days(start, n) {
+        return (day, true);
+    }
+    let mut day = start;
+    let mut left = n;
+    while left > 0 {
+        day = day.next_day().unwrap_or(day);
+        if !matches!(
+            day.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        ) {
+            left -= 1;
+        }
+    }
+    (day, false)
+}
+
+/// Signed working days from `from` to `to` (calendar when it covers them, else weekdays).
+fn working_days_until(from: time::Date, to: time::Date) -> i64 {
+    let calendar = crate::domain::calendar::WorkingCalendar::embedded();
+    let (a, b, sign) = if from <= to {
+        (from, to, 1)
+    } else {
+        (to, from, -1)
+    };
+    let n = calendar
+        .working_days_between(a, b)
+        .map(i64::from)
+        .unwrap_or_else(|_| {
+            let mut n = 0;
+            let mut day = a;
+            while day < b {
+                day = day.next_day().unwrap_or(b);
+                if !matches!(
+                    day.weekday(),
+                    time::Weekday::Saturday | time::Weekday::Sunday
+                ) {
+                    n += 1;
+                }
+            }
+            n
+        });
+    sign * n
+}
+
+/// Corrections and revocations of this node's records and whether each reached the provincial
+/// platform within the deadline (seed 000: 5 working days). The levels above report what they
+/// hold in every acknowledgement, so this is known without asking them. Staff.
+#[utoipa::path(
+    get, path = "/api/v1/federation/corrections", tag = "federation", operation_id = "get_corrections",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Corrections and their deadlines", body = CorrectionsOut),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_corrections(
+    State(state): State<AppState>,
+    Authorized(caller, ..): Authorized<Staff>,
+    request_id: RequestId,
+) -> Result<Json<CorrectionsOut>, ApiError> {
+    let corrections = corrections(&state).await?;
+    state
+        .store
+        .audit(
+            state.clock.now(),
+            &caller.audit("federation.corrections", "federation".into(), &request_id),
+        )
+        .await?;
+    Ok(Json(corrections))
+}
+
+/// Computes the corrections report (also feeds the gauges).
+pub async fn corrections(state: &AppState) -> Result<CorrectionsOut, ApiError> {
+    use crate::domain::region::RegionLevel;
+    let me = state.region;
+    let province = std::iter::once(me)
+        .chain(me.ancestors())
+        .find(|r| r.level() == RegionLevel::Province);
+    let parent = (!state.settings.federation.parent_url.is_empty())
+        .then(|| me.parent().map(|p| p.to_string()))
+        .flatten();
+    let levels = state.store.reached_levels(parent.as_deref()).await?;
+    let events = state
+        .store
+        .own_events_of_kinds(&me.to_string(), &["corrected", "revoked"], 500)
+        .await?;
+    let days = state.settings.federation.correction_deadline_working_days;
+    let warning = i64::from(state.settings.federation.correction_warning_working_days);
+    let today = state.clock.today_shanghai();
+    let mut covered = true;
+    let mut out = Vec::with_capacity(events.len());
+    let (mut pending, mut overdue) = (0, 0);
+    for event in events {
+        let reached: BTreeMap<String, bool> = me
+            .ancestors()
+            .filter(|a| a.level() != RegionLevel::National || province.is_none())
+            .map(|ancestor| {
+                let code = ancestor.to_string();
+                let held = levels
+                    .get(&code)
+                    .and_then(|marks| marks.get(&me.to_string()))
+                    .is_some_and(|seq| *seq >= event.seq);
+                (code, held)
+            })
+            .collect();
+        let at_province = match province {
+            None => true,
+            Some(p) if p == me => true,
+            Some(p) => reached.get(&p.to_string()).copied().unwrap_or(false),
+        };
+        let made = event
+            .journaled_at
+            .to_offset(crate::domain::clock::SHANGHAI_OFFSET)
+            .date();
+        let (deadline, in_calendar) = add_working_days(made, days);
+        covered &= in_calendar;
+        let left = working_days_until(today, deadline);
+        let state_name = if at_province {
+            "reached"
+        } else if today > deadline {
+            overdue += 1;
+            pending += 1;
+            "overdue"
+        } else if left <= warning {
+            pending += 1;
+            "due_soon"
+        } else {
+            pending += 1;
+            "pending"
+        };
+        out.push(CorrectionOut {
+            record_id: event.record_id.to_string(),
+            record_version: event.record_version,
+            seq: event.seq,
+            change_kind: event.change_kind,
+            made_at: event
+                .journaled_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            deadline: deadline.to_string(),
+            reached,
+            state: state_name.to_owned(),
+            working_days_left: (!at_province).then_some(left),
+        });
+    }
+    metrics::gauge!("integrity_corrections_pending").set(pending as f64);
+    metrics::gauge!("integrity_corrections_overdue").set(overdue as f64);
+    Ok(CorrectionsOut {
+        province: province.filter(|p| *p != me).map(|p| p.to_string()),
+        deadline_working_days: days,
+        calendar_covered: covered,
+        pending,
+        overdue,
+        corrections: out,
+    })
 }

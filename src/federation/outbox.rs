@@ -22,6 +22,9 @@ use super::wire::{BatchAck, EventBatch, WireEvent};
 use crate::domain::region::RegionCode;
 use crate::store::Store;
 
+/// How often an idle child asks its parent how far up its events have travelled.
+const REACH_POLL: Duration = Duration::from_secs(2);
+
 /// Name of the parent link in the cursor table.
 pub const PARENT: &str = "parent";
 
@@ -322,6 +325,64 @@ impl Outbox {
         Ok(())
     }
 
+    /// While idle, asks the parent what the levels above hold of this node's origins (the
+    /// same answer an ack carries), so that a correction's arrival at the province is learnt
+    /// even when nothing more is pushed. Best effort; cursors only move forward.
+    async fn poll_reached(&self) {
+        // Only while a correction of this node's records is not known to be at the province
+        // (each poll is an audited read at the parent).
+        let Some(province) = std::iter::once(self.region)
+            .chain(self.region.ancestors())
+            .find(|r| r.level() == crate::domain::region::RegionLevel::Province)
+            .filter(|p| *p != self.region)
+        else {
+            return;
+        };
+        let me = self.region.to_string();
+        let latest = match self
+            .store
+            .own_events_of_kinds(&me, &["corrected", "revoked"], 1)
+            .await
+        {
+            Ok(events) => events.first().map_or(0, |event| event.seq),
+            Err(_) => return,
+        };
+        let parent = self.region.parent().map(|p| p.to_string());
+        let known = self
+            .store
+            .reached_levels(parent.as_deref())
+            .await
+            .ok()
+            .and_then(|levels| levels.get(&province.to_string())?.get(&me).copied())
+            .unwrap_or(0);
+        if latest <= known {
+            return;
+        }
+        let response = self
+            .client
+            .get(format!("{}/federation/v1/watermarks", self.parent_url))
+            .send()
+            .await;
+        let Ok(response) = response else { return };
+        if !response.status().is_success() {
+            return;
+        }
+        let Ok(ack) = response.json::<BatchAck>().await else {
+            return;
+        };
+        let now = (self.now)();
+        let _ = self
+            .store
+            .advance_cursors(PARENT, &ack.high_watermarks, now)
+            .await;
+        for (region, marks) in &ack.reached {
+            let _ = self
+                .store
+                .advance_cursors(&format!("reach:{region}"), marks, now)
+                .await;
+        }
+    }
+
     /// Records the parent's acknowledgement: cursors move forward only.
     async fn acknowledged(&self, ack: &BatchAck, n_events: u64) -> Result<(), PushError> {
         self.store
@@ -332,6 +393,12 @@ impl Outbox {
             .resolve_delivered_problems(&ack.high_watermarks, (self.now)())
             .await
             .map_err(|error| PushError::Transient(error.to_string()))?;
+        for (region, marks) in &ack.reached {
+            self.store
+                .advance_cursors(&format!("reach:{region}"), marks, (self.now)())
+                .await
+                .map_err(|error| PushError::Transient(error.to_string()))?;
+        }
         metrics::counter!("integrity_federation_pushed_events_total").increment(n_events);
         let now = (self.now)();
         self.status.update(|status| {
@@ -373,6 +440,7 @@ impl Outbox {
         let mut synced = false;
         let mut lanes = Lanes::default();
         let mut flights: JoinSet<Flight> = JoinSet::new();
+        let mut last_reach_poll = std::time::Instant::now();
         loop {
             if *stopped.borrow() {
                 break;
@@ -397,7 +465,12 @@ impl Outbox {
                 if flights.is_empty() {
                     tokio::select! {
                         _ = changes.changed() => {}
-                        () = tokio::time::sleep(self.idle) => {}
+                        () = tokio::time::sleep(self.idle) => {
+                            if last_reach_poll.elapsed() >= REACH_POLL {
+                                last_reach_poll = std::time::Instant::now();
+                                self.poll_reached().await;
+                            }
+                        }
                         _ = stopped.changed() => break,
                     }
                     continue;

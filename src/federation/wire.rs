@@ -67,6 +67,11 @@ pub struct BatchAck {
     /// here; the high-watermarks do not count them). Absent on the wire when zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub early: usize,
+    /// What the levels above the parent hold of the sender's origins, per ancestor region
+    /// (the parent's own parent first learned it from its acknowledgements): so the origin
+    /// knows when each correction reached each level, e.g. the province.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reached: BTreeMap<String, BTreeMap<String, i64>>,
 }
 
 /// Most list changes in one page served to a child.

@@ -484,6 +484,48 @@ impl Store {
             .collect())
     }
 
+    /// What each level above this node holds of the origins below it, per ancestor region:
+    /// the parent's acknowledgements (under `parent`) and what the parent relayed of the
+    /// levels above it (`reach:<region>` cursors).
+    pub async fn reached_levels(
+        &self,
+        parent: Option<&str>,
+    ) -> Result<BTreeMap<String, BTreeMap<String, i64>>, StoreError> {
+        let mut out: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for row in federation_cursors::Entity::find().all(&self.db).await? {
+            let level = match (row.peer.strip_prefix("reach:"), parent) {
+                (Some(region), _) => region.to_owned(),
+                (None, Some(parent)) if row.peer == crate::federation::outbox::PARENT => {
+                    parent.to_owned()
+                }
+                _ => continue,
+            };
+            out.entry(level)
+                .or_default()
+                .insert(row.origin, row.acked_seq);
+        }
+        Ok(out)
+    }
+
+    /// Own record events of the given change kinds, newest first.
+    pub async fn own_events_of_kinds(
+        &self,
+        origin: &str,
+        kinds: &[&str],
+        limit: u64,
+    ) -> Result<Vec<journal::JournalEvent>, StoreError> {
+        journal_events::Entity::find()
+            .filter(journal_events::Column::Origin.eq(origin))
+            .filter(journal_events::Column::ChangeKind.is_in(kinds.iter().copied()))
+            .order_by_desc(journal_events::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(journal::to_event)
+            .collect()
+    }
+
     /// What `peer` has acknowledged, per origin.
     pub async fn cursors(&self, peer: &str) -> Result<BTreeMap<String, i64>, StoreError> {
         Ok(federation_cursors::Entity::find()

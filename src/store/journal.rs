@@ -124,7 +124,7 @@ pub(super) async fn insert_events(
     Ok(())
 }
 
-pub(super) fn to_event(row: journal_events::Model) -> Result<JournalEvent, StoreError> {
+pub(crate) fn to_event(row: journal_events::Model) -> Result<JournalEvent, StoreError> {
     Ok(JournalEvent {
         record_id: Uuid::parse_str(&row.record_id)
             .map_err(|_| StoreError::Corrupt("journal record id".into()))?,

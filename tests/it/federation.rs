@@ -212,6 +212,30 @@ async fn records_and_corrections_travel_up_four_levels() {
         peer_reads.contains(&"region:445122".to_owned()),
         "peer reads are audited"
     );
+    // The correction's arrival at the province is known at the county, from the acks.
+    let mut corrections = None;
+    for _ in 0..100 {
+        let answer = county
+            .get("/api/v1/federation/corrections", Some(&county.supervisor()))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        if answer.body["corrections"][0]["state"] == "reached" {
+            corrections = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let corrections = corrections.expect("the correction is known to have reached the province");
+    assert_eq!(corrections.body["province"], "440000");
+    assert_eq!(corrections.body["pending"], 0);
+    let correction = &corrections.body["corrections"][0];
+    assert_eq!(correction["record_id"], id.as_str());
+    assert_eq!(correction["reached"]["445100"], true);
+    assert_eq!(correction["reached"]["440000"], true);
+    assert_eq!(
+        correction["deadline"], "2026-06-23",
+        "5 working days after Monday 15 June 2026 (Dragon Boat Festival on 19 June)"
+    );
     let city_status = city
         .get("/api/v1/federation/status", Some(&city.supervisor()))
         .await;
@@ -527,4 +551,64 @@ async fn a_refused_batch_is_held_in_the_problem_queue_never_dropped() {
     );
     assert_eq!(status["parent"]["lag_events"], 1, "held, not dropped");
     assert_eq!(count_records(&city, ENTERPRISE).await, 1, "nothing applied");
+}
+
+#[tokio::test]
+async fn a_correction_that_cannot_reach_the_province_is_flagged_then_overdue() {
+    let federation = Federation::new();
+    // The parent is down for the whole test.
+    let dead = format!("https://localhost:{}", free_port());
+    let county = federation.spawn("445122", Some(&dead), 0).await;
+    let created = county
+        .create_record(&record(ENTERPRISE, "LATE-1"), StatusCode::CREATED)
+        .await;
+    let id = created.body["id"].as_str().unwrap();
+    let corrected = county
+        .post(
+            &format!("/api/v1/records/{id}/corrections"),
+            Some(&county.provider()),
+            &json!({"reason": "异议成立", "changes": {"severity": "general"}}),
+        )
+        .await;
+    assert_eq!(corrected.status, StatusCode::OK, "{}", corrected.text);
+    async fn report(app: &TestApp) -> Answer {
+        app.get("/api/v1/federation/corrections", Some(&app.supervisor()))
+            .await
+    }
+    let fresh = report(&county).await;
+    assert_eq!(
+        fresh.body["corrections"][0]["state"], "pending",
+        "{}",
+        fresh.text
+    );
+    assert_eq!(fresh.body["corrections"][0]["working_days_left"], 5);
+    assert_eq!(fresh.body["corrections"][0]["reached"]["440000"], false);
+    // Thursday 18 June: two working days left (the 19th is a holiday): still pending.
+    county.clock.advance(time::Duration::days(3));
+    let thursday = report(&county).await;
+    assert_eq!(thursday.body["corrections"][0]["working_days_left"], 2);
+    assert_eq!(thursday.body["corrections"][0]["state"], "pending");
+    // Monday 22 June: one working day left.
+    county.clock.advance(time::Duration::days(4));
+    let soon = report(&county).await;
+    assert_eq!(
+        soon.body["corrections"][0]["state"], "due_soon",
+        "{}",
+        soon.text
+    );
+    // Wednesday 24 June: past the deadline of Tuesday 23 June.
+    county.clock.advance(time::Duration::days(2));
+    let late = report(&county).await;
+    assert_eq!(
+        late.body["corrections"][0]["state"], "overdue",
+        "{}",
+        late.text
+    );
+    assert_eq!(late.body["overdue"], 1);
+    let metrics = county.get("/metrics", None).await;
+    assert!(
+        metrics.text.contains("integrity_corrections_overdue 1"),
+        "{}",
+        metrics.text
+    );
 }
