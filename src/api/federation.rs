@@ -740,3 +740,49 @@ pub async fn corrections(state: &AppState) -> Result<CorrectionsOut, ApiError> {
         corrections: out,
     })
 }
+
+/// What a retry request did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetryOut {
+    /// Problems still open (they resolve themselves once the parent acknowledges the event).
+    pub open_problems: usize,
+    /// Whether this node has a parent link to retry.
+    pub has_parent: bool,
+}
+
+/// Retry the parent link now, after the cause of a refusal (problem queue) or an outage was
+/// fixed, instead of waiting out the back-off. Problems resolve themselves when the parent
+/// acknowledges their event; nothing is ever dropped from the journal (there is no discard:
+/// the parent applies each origin gap-free, so a withdrawn record is revoked by a new event
+/// instead). Administrators; audited.
+#[utoipa::path(
+    post, path = "/api/v1/federation/problems/retry", tag = "federation", operation_id = "retry_parent_link",
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "The push loop retries now", body = RetryOut),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retry_parent_link(
+    State(state): State<AppState>,
+    Authorized(caller, ..): Authorized<super::extract::Admins>,
+    request_id: RequestId,
+) -> Result<(StatusCode, Json<RetryOut>), ApiError> {
+    let open = state.store.open_problems().await?.len();
+    state
+        .store
+        .audit(
+            state.clock.now(),
+            &caller.audit("federation.retry", "federation".into(), &request_id),
+        )
+        .await?;
+    state.federation.retry.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RetryOut {
+            open_problems: open,
+            has_parent: !state.settings.federation.parent_url.is_empty(),
+        }),
+    ))
+}

@@ -122,6 +122,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(federation::get_watermarks))
         .routes(routes!(federation::get_federation_status))
         .routes(routes!(federation::get_corrections))
+        .routes(routes!(federation::retry_parent_link))
         .routes(routes!(lists::list_lists))
         .routes(routes!(lists::list_entries, lists::issue_list_entry))
         .routes(routes!(lists::get_list_entry))

@@ -46,6 +46,8 @@ pub struct LinkStatus {
 pub struct FederationState {
     /// The parent link.
     pub parent: Mutex<LinkStatus>,
+    /// An operator asked to retry now (ends the back-off wait after a refusal or outage).
+    pub retry: tokio::sync::Notify,
 }
 
 impl FederationState {
@@ -552,6 +554,9 @@ impl Outbox {
             }
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
+                () = self.status.retry.notified() => {
+                    tracing::info!("retrying the parent link now, as an operator asked");
+                }
                 _ = stopped.changed() => break,
             }
         }

@@ -529,6 +529,8 @@ async fn a_refused_batch_is_held_in_the_problem_queue_never_dropped() {
     // The county comes back with another signing key than the one the city pinned.
     let (mut settings, dir, clock) = county.stop().await;
     settings.federation.signing_key = std::path::PathBuf::new();
+    // A long back-off: only the operator's retry below can deliver within the test.
+    settings.federation.max_backoff_secs = 600;
     let mut county = start(settings, dir, clock).await;
     county.client = federation.client("445122");
     county
@@ -551,6 +553,46 @@ async fn a_refused_batch_is_held_in_the_problem_queue_never_dropped() {
     );
     assert_eq!(status["parent"]["lag_events"], 1, "held, not dropped");
     assert_eq!(count_records(&city, ENTERPRISE).await, 1, "nothing applied");
+
+    // The city's operator registers the county's new key; the county's operator retries.
+    let db = sea_orm::Database::connect(city.settings.database_url().as_str())
+        .await
+        .unwrap();
+    let new_key = county.state.store.node_public_key().unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        &format!(
+            "UPDATE federation_peer_keys SET signer_key = '{new_key}' WHERE origin = '445122'"
+        ),
+    )
+    .await
+    .unwrap();
+    let supervisor_refused = county
+        .post(
+            "/api/v1/federation/problems/retry",
+            Some(&county.supervisor()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(supervisor_refused.status, StatusCode::FORBIDDEN);
+    let retried = county
+        .post(
+            "/api/v1/federation/problems/retry",
+            Some(&county.token(integrity_exchange::auth::Role::Admin, None)),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(retried.status, StatusCode::ACCEPTED, "{}", retried.text);
+    assert_eq!(retried.body["open_problems"], 1);
+    wait_for(&city, "445122", 2).await;
+    let status = poll_status(&county, |status| {
+        status["parent"]["open_problems"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    assert_eq!(status["parent"]["lag_events"], 0, "{status}");
 }
 
 #[tokio::test]
