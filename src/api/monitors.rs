@@ -107,6 +107,20 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
+impl From<crate::store::webhooks::Delivery> for DeliveryOut {
+    fn from(d: crate::store::webhooks::Delivery) -> Self {
+        DeliveryOut {
+            id: d.id,
+            event: d.event,
+            state: d.state,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            created_at: rfc3339(d.created_at),
+            delivered_at: d.delivered_at.map(rfc3339),
+        }
+    }
+}
+
 fn unusable(code: &'static str, detail: &str, detail_zh: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail, detail_zh)
 }
@@ -122,15 +136,7 @@ async fn monitor_out(
         .list_deliveries(None, None, Some(&monitor.id), 50)
         .await?
         .into_iter()
-        .map(|d| DeliveryOut {
-            id: d.id,
-            event: d.event,
-            state: d.state,
-            attempts: d.attempts,
-            last_error: d.last_error,
-            created_at: rfc3339(d.created_at),
-            delivered_at: d.delivered_at.map(rfc3339),
-        })
+        .map(DeliveryOut::from)
         .collect();
     Ok(MonitorOut {
         id: monitor.id,
@@ -443,17 +449,5 @@ pub async fn list_deliveries(
             &caller.audit("webhooks.read", "webhooks".into(), &request_id),
         )
         .await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|d| DeliveryOut {
-                id: d.id,
-                event: d.event,
-                state: d.state,
-                attempts: d.attempts,
-                last_error: d.last_error,
-                created_at: rfc3339(d.created_at),
-                delivered_at: d.delivered_at.map(rfc3339),
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(DeliveryOut::from).collect()))
 }

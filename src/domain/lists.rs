@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::domain::record::{FieldError, date_field, required_text};
+use crate::domain::record::{FieldError, date_field, required_text, subject_field};
 use crate::domain::subject::SubjectCode;
 
 time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
@@ -446,24 +446,7 @@ impl EntryDraft {
     /// Validates every field against `list` and returns the content or every problem found.
     pub fn validate(&self, list: &ListType) -> Result<EntryContent, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let subject = match self.subject_code.as_deref().map(str::trim) {
-            None | Some("") => {
-                errors.push(FieldError::required("subject_code"));
-                None
-            }
-            Some(code) => match SubjectCode::parse(code) {
-                Ok(subject) => Some(subject),
-                Err(error) => {
-                    errors.push(FieldError::new(
-                        "subject_code",
-                        error.code(),
-                        error.to_string(),
-                        error.message_zh(),
-                    ));
-                    None
-                }
-            },
-        };
+        let subject = subject_field("subject_code", self.subject_code.as_deref(), &mut errors);
         let subject_name = required_text(
             "subject_name",
             self.subject_name.as_deref(),

@@ -266,6 +266,33 @@ pub fn required_text(
     Some(value.to_owned())
 }
 
+/// A required subject code (USCC or citizen ID); `None` (with an error pushed) when missing or
+/// invalid.
+pub fn subject_field(
+    field: &'static str,
+    value: Option<&str>,
+    errors: &mut Vec<FieldError>,
+) -> Option<SubjectCode> {
+    match value.map(str::trim) {
+        None | Some("") => {
+            errors.push(FieldError::required(field));
+            None
+        }
+        Some(code) => match SubjectCode::parse(code) {
+            Ok(subject) => Some(subject),
+            Err(error) => {
+                errors.push(FieldError::new(
+                    field,
+                    error.code(),
+                    error.to_string(),
+                    error.message_zh(),
+                ));
+                None
+            }
+        },
+    }
+}
+
 /// A `YYYY-MM-DD` date field; `None` (with an error pushed) when it is not a calendar date.
 pub fn date_field(field: &'static str, value: &str, errors: &mut Vec<FieldError>) -> Option<Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -320,24 +347,7 @@ impl RecordDraft {
     /// `today` (in Asia/Shanghai) bounds the decision date.
     pub fn validate(&self, today: Date) -> Result<RecordData, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let subject = match self.subject_code.as_deref().map(str::trim) {
-            None | Some("") => {
-                errors.push(FieldError::required("subject_code"));
-                None
-            }
-            Some(code) => match SubjectCode::parse(code) {
-                Ok(subject) => Some(subject),
-                Err(error) => {
-                    errors.push(FieldError::new(
-                        "subject_code",
-                        error.code(),
-                        error.to_string(),
-                        error.message_zh(),
-                    ));
-                    None
-                }
-            },
-        };
+        let subject = subject_field("subject_code", self.subject_code.as_deref(), &mut errors);
         let source_dept = match self.source_dept.as_deref().map(str::trim) {
             None | Some("") => {
                 errors.push(FieldError::required("source_dept"));
