@@ -427,10 +427,10 @@ impl Settings {
             return Err(invalid("lists.extra", message));
         }
         let federation = &self.federation;
-        if federation.list_wait_secs >= self.http.request_timeout_secs {
+        if federation.list_wait_secs + 5 > self.http.request_timeout_secs {
             return Err(invalid(
                 "federation.list_wait_secs",
-                "must be shorter than http.request_timeout_secs (the parent answers before its own timeout)",
+                "must be at least 5 s shorter than http.request_timeout_secs (the parent answers before its own timeout)",
             ));
         }
         if federation.list_stale_after_secs == 0 {

@@ -85,6 +85,69 @@ fn describe() {
         metrics::Unit::Count,
         "Requests refused for missing, malformed, forged or expired credentials, by reason"
     );
+    // Lists, match API, webhooks, correction deadline.
+    for (name, help) in [
+        (
+            "integrity_list_changes_applied_total",
+            "List changes received from the parent and applied here",
+        ),
+        (
+            "integrity_list_pull_failures_total",
+            "Failed list pulls from the parent",
+        ),
+        (
+            "integrity_match_bidders_total",
+            "Bidders screened, by verdict",
+        ),
+        (
+            "integrity_webhook_deliveries_total",
+            "Webhook delivery attempts, by outcome (delivered, retry, failed)",
+        ),
+    ] {
+        metrics::describe_counter!(name, metrics::Unit::Count, help);
+    }
+    for (name, help) in [
+        (
+            "integrity_list_parent_epoch",
+            "Per issuer, the epoch the parent reported at the last pull",
+        ),
+        (
+            "integrity_list_epoch",
+            "Per issuer, the epoch held here (set when the federation status is read)",
+        ),
+        (
+            "integrity_list_stale",
+            "Per issuer, 1 when this node's copy may be behind (set when the status is read)",
+        ),
+        (
+            "integrity_match_index_entries",
+            "List entries in the in-memory match index",
+        ),
+        (
+            "integrity_match_index_bytes",
+            "Bytes held by the match index's own structures",
+        ),
+        (
+            "integrity_corrections_pending",
+            "Corrections not yet known to be at the province (set when the report is read)",
+        ),
+        (
+            "integrity_corrections_overdue",
+            "Pending corrections past their deadline (set when the report is read)",
+        ),
+    ] {
+        metrics::describe_gauge!(name, help);
+    }
+    metrics::describe_histogram!(
+        "integrity_match_log_batch_size",
+        metrics::Unit::Count,
+        "Decisions written per transaction by the decision log (group commit)"
+    );
+    metrics::describe_histogram!(
+        "integrity_match_seconds",
+        metrics::Unit::Seconds,
+        "Server time of a screening, from validation to the logged decision"
+    );
 }
 
 /// Middleware: counts and times every request by route template.

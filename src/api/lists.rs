@@ -242,9 +242,19 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-/// Renders an entry: personal IDs masked unless the caller reads non-public data.
+/// Whether the caller may see the personal ID numbers on an entry: staff, and the issuing
+/// authority itself — as for records, never a key and never another department.
+fn sees_personal_ids(caller: &Caller, entry: &ListEntry) -> bool {
+    match caller {
+        Caller::Supervisor { .. } | Caller::Admin { .. } => true,
+        Caller::Provider { dept, .. } => dept.as_str() == entry.authority_code,
+        Caller::Anonymous | Caller::ApiKey { .. } => false,
+    }
+}
+
+/// Renders an entry: personal ID numbers masked unless the caller may see them.
 pub fn entry_out(caller: &Caller, entry: &ListEntry, today: time::Date) -> EntryOut {
-    let personal = caller.reads_non_public();
+    let personal = sees_personal_ids(caller, entry);
     let subject_code = if personal {
         entry.subject_code.clone()
     } else {

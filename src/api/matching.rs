@@ -140,7 +140,8 @@ pub struct DecisionOut {
 pub struct ReceiptOut {
     /// Position in the node's decision chain.
     pub seq: i64,
-    /// SHA-256 of the request (canonical JSON).
+    /// SHA-256 (hex) of the request as the node parsed it, re-serialised as compact JSON with
+    /// fields in declaration order (not the raw bytes sent).
     pub request_hash: String,
     /// Hash of the previous receipt.
     pub prev_hash: String,
@@ -505,6 +506,11 @@ pub struct LoggedDecisionOut {
     /// The decision as answered.
     #[serde(flatten)]
     pub decision: serde_json::Value,
+    /// The exact decision text the receipt hash covers (with `epochs` and the other receipt
+    /// fields, the hash can be recomputed offline; see `matching::receipt::receipt_hash`).
+    pub decision_text: String,
+    /// The epochs text the receipt hash covers.
+    pub epochs_text: String,
     /// Who asked.
     pub caller: String,
     /// Its receipt.
@@ -524,6 +530,8 @@ pub struct DecisionsPage {
 fn logged(row: DecisionRow) -> LoggedDecisionOut {
     LoggedDecisionOut {
         decision: serde_json::from_str(&row.decision).unwrap_or(serde_json::Value::Null),
+        decision_text: row.decision.clone(),
+        epochs_text: row.epochs.clone(),
         caller: row.caller,
         receipt: ReceiptOut {
             seq: row.seq,

@@ -24,7 +24,7 @@ pub struct ReceiptFields<'a> {
     pub id: &'a str,
     /// When decided.
     pub created_at: OffsetDateTime,
-    /// SHA-256 (hex) of the request body as received.
+    /// SHA-256 (hex) of the request as parsed and re-serialised (compact JSON).
     pub request_hash: &'a str,
     /// The list epochs used (JSON text).
     pub epochs: &'a str,

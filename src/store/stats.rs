@@ -63,7 +63,10 @@ impl Store {
             query = query.filter(records::Column::OriginRegion.starts_with(prefix));
         }
         if public_only {
-            query = query.filter(records::Column::PublicationLevel.eq("public"));
+            // What the public view shows: public level, in a publicly visible status.
+            query = query
+                .filter(records::Column::PublicationLevel.eq("public"))
+                .filter(records::Column::Status.is_in(["active", "under_objection", "corrected"]));
         }
         let rows: Vec<(String, String, String, String, String, i64)> =
             query.into_tuple().all(&self.db).await?;

@@ -146,6 +146,23 @@ async fn entries_are_issued_read_masked_and_ended() {
         .get(&format!("{path}/{id}"), Some(&app.supervisor()))
         .await;
     assert_eq!(staff.body["subject_code"], CITIZEN);
+    let issuer = app
+        .get(&format!("{path}/{id}"), Some(&app.provider()))
+        .await;
+    assert_eq!(
+        issuer.body["subject_code"], CITIZEN,
+        "the issuing authority"
+    );
+    let other_dept = app
+        .get(
+            &format!("{path}/{id}"),
+            Some(&app.token(Role::Provider, Some(OTHER_DEPT))),
+        )
+        .await;
+    assert!(
+        !other_dept.text.contains(CITIZEN),
+        "another department sees IDs masked"
+    );
     let by_subject = app
         .get(
             &format!("{path}?subject={CITIZEN}"),
