@@ -50,6 +50,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// What the API gateway costs per request, and its memory per active key.
     Gateway(crate::bench_gateway::GatewayArgs),
+    /// The match API against a bare hyper server, index build time and RAM per list entry.
+    Match(crate::bench_match::MatchArgs),
 }
 
 /// Options of `bench ingest`.
@@ -81,6 +83,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Gateway(args) => {
             print!("{}", crate::bench_gateway::gateway(&args).await?);
+            Ok(())
+        }
+        BenchCommand::Match(args) => {
+            print!("{}", crate::bench_match::run(&args).await?);
             Ok(())
         }
     }

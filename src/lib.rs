@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod bench;
 pub mod bench_gateway;
+pub mod bench_match;
 pub mod config;
 pub mod demo;
 pub mod domain;

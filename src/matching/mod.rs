@@ -173,6 +173,14 @@ impl Matcher {
         self.index.read().map(|guard| guard.0.len()).unwrap_or(0)
     }
 
+    /// Bytes held by the index's own structures (`MatchIndex::heap_bytes`).
+    pub fn heap_bytes(&self) -> usize {
+        self.index
+            .read()
+            .map(|guard| guard.0.heap_bytes())
+            .unwrap_or(0)
+    }
+
     /// Whether the index is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

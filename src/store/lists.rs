@@ -104,7 +104,24 @@ fn to_entry(row: &list_entries::Model) -> Result<ListEntry, StoreError> {
     serde_json::from_str(&row.payload).map_err(|_| StoreError::Corrupt("list entry".into()))
 }
 
+/// The narrow columns the match index is built from: names (subject name first, then former
+/// names, `'\n'`-separated), measure codes (`','`-separated) and the legal representative's ID.
+pub(super) fn index_columns(entry: &ListEntry) -> (String, String, Option<String>) {
+    (
+        std::iter::once(entry.subject_name.as_str())
+            .chain(entry.former_names.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        entry.measures.join(","),
+        entry
+            .legal_representative
+            .as_ref()
+            .and_then(|rep| rep.id_number.clone()),
+    )
+}
+
 fn entry_row(entry: &ListEntry, seq: i64, payload: String) -> list_entries::ActiveModel {
+    let (names, measures, rep_id) = index_columns(entry);
     list_entries::ActiveModel {
         id: Set(entry.id.to_string()),
         list_code: Set(entry.list.clone()),
@@ -118,15 +135,9 @@ fn entry_row(entry: &ListEntry, seq: i64, payload: String) -> list_entries::Acti
         status: Set(entry.status.as_str().to_owned()),
         effective_from: Set(entry.effective_from),
         effective_to: Set(entry.effective_to),
-        names: Set(std::iter::once(entry.subject_name.as_str())
-            .chain(entry.former_names.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join("\n")),
-        measures: Set(entry.measures.join(",")),
-        rep_id: Set(entry
-            .legal_representative
-            .as_ref()
-            .and_then(|rep| rep.id_number.clone())),
+        names: Set(names),
+        measures: Set(measures),
+        rep_id: Set(rep_id),
         payload: Set(payload),
         updated_at: Set(entry.updated_at),
     }

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_match;
 pub mod entities;
 pub mod federation;
 pub mod journal;
