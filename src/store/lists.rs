@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -623,17 +623,41 @@ impl Store {
             .collect()
     }
 
-    /// Whether any of the records is under objection (异议处理中).
-    pub async fn any_under_objection(&self, ids: &[Uuid]) -> Result<bool, StoreError> {
-        if ids.is_empty() {
-            return Ok(false);
+    /// The entries with these ids (those that exist), read in chunks of 500 ids per query:
+    /// one round trip for the hits of a whole screening request instead of one per hit.
+    pub async fn list_entries_by_ids(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, ListEntry>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows = list_entries::Entity::find()
+                .filter(list_entries::Column::Id.is_in(chunk.iter().map(Uuid::to_string)))
+                .all(&self.db)
+                .await?;
+            for row in &rows {
+                let entry = to_entry(row)?;
+                out.insert(entry.id, entry);
+            }
         }
-        let n = records::Entity::find()
-            .filter(records::Column::Id.is_in(ids.iter().map(Uuid::to_string)))
-            .filter(records::Column::Status.eq("under_objection"))
-            .count(&self.db)
-            .await?;
-        Ok(n > 0)
+        Ok(out)
+    }
+
+    /// Which of the records are under objection (异议处理中), in chunks of 500 ids per query.
+    pub async fn records_under_objection(&self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let found: Vec<String> = records::Entity::find()
+                .select_only()
+                .column(records::Column::Id)
+                .filter(records::Column::Id.is_in(chunk.iter().map(Uuid::to_string)))
+                .filter(records::Column::Status.eq("under_objection"))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(found.iter().filter_map(|id| Uuid::parse_str(id).ok()));
+        }
+        Ok(out)
     }
 
     /// Which of `ids` name no record held here.
