@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
@@ -286,7 +287,7 @@ pub async fn screen_bidders(
     Authorized(caller, ..): Authorized<Screen>,
     _request_id: RequestId,
     AppJson(body): AppJson<MatchIn>,
-) -> Result<Json<MatchOut>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let project = validate_project(&state, body.project.as_ref())?;
     if body.bidders.is_empty() {
         return Err(unusable(
@@ -361,7 +362,7 @@ pub async fn screen_bidders(
         .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
         request_hash: request_hash.clone(),
         epochs: epochs_text,
-        decision: decision_text,
+        decision: decision_text.clone(),
     };
     let receipt = state.matcher.log.append(pending).await.map_err(|error| {
         let mut api = ApiError::new(
@@ -383,17 +384,32 @@ pub async fn screen_bidders(
         metrics::counter!("integrity_match_bidders_total", "verdict" => verdict)
             .increment(n as u64);
     }
-    Ok(Json(MatchOut {
-        decision,
-        receipt: ReceiptOut {
-            seq: receipt.seq,
-            request_hash,
-            prev_hash: receipt.prev_hash,
-            hash: receipt.hash,
-            signature: receipt.signature,
-            signer_key: receipt.signer_key,
-        },
-    }))
+    let receipt = ReceiptOut {
+        seq: receipt.seq,
+        request_hash,
+        prev_hash: receipt.prev_hash,
+        hash: receipt.hash,
+        signature: receipt.signature,
+        signer_key: receipt.signer_key,
+    };
+    // The answer is `MatchOut`: the decision's fields, then `receipt`. The decision is already
+    // serialised (it is what the receipt hashes), so its text is reused rather than serialised
+    // a second time: the same bytes serde would write for the flattened struct.
+    let mut answer = decision_text.into_bytes();
+    if answer.pop() != Some(b'}') {
+        return Err(ApiError::internal("the decision is not a JSON object"));
+    }
+    answer.extend_from_slice(b",\"receipt\":");
+    serde_json::to_writer(&mut answer, &receipt).map_err(ApiError::internal)?;
+    answer.push(b'}');
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        answer,
+    )
+        .into_response())
 }
 
 /// Reading the decision log: supervisors and administrators see every decision; a platform's
