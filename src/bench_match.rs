@@ -92,18 +92,8 @@ const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 /// Distinct organisation-code bodies (8 characters of the USCC alphabet).
 const BODY_SPACE: u128 = 31u128.pow(8);
 
-/// Characters of trade names (字号).
-const TRADE_CHARS: &[char] = &[
-    '恒', '达', '盛', '华', '兴', '鑫', '源', '宏', '昌', '隆', '泰', '丰', '安', '顺', '利', '通',
-    '嘉', '瑞', '祥', '富', '凯', '锦', '德', '信', '诚', '金', '鼎', '永', '辉', '创', '新', '力',
-    '佳', '和', '美', '康', '健', '宇', '星', '海', '天', '龙', '凤', '福', '益', '亿', '万', '联',
-    '众', '方', '圆', '正', '远', '博', '维', '立', '豪', '精', '晟', '鸿', '腾', '飞', '晨', '阳',
-    '光', '明', '俊', '峰', '岭', '江', '湖', '川', '泉', '林', '森', '茂', '荣', '耀', '汇', '聚',
-    '融', '伟', '卓', '越', '志', '成', '航', '洲', '涛', '润', '泽', '雅', '致', '颖', '睿', '智',
-    '勤', '毅', '骏', '驰', '超', '凡', '启', '铭', '石', '玉', '琳', '瑶', '虹', '霞', '云', '霖',
-    '晶', '晖', '煜', '炜', '烨', '坤', '乾', '元', '亨', '贞', '宝', '昊', '旭', '东', '汉', '威',
-    '友', '义', '仁', '华', '景', '欣', '悦',
-];
+/// Characters of trade names (字号), one per `char`.
+const TRADE_CHARS: &str = "恒达盛华兴鑫源宏昌隆泰丰安顺利通嘉瑞祥富凯锦德信诚金鼎永辉创新力佳和美康健宇星海天龙凤福益亿万联众方圆正远博维立豪精晟鸿腾飞晨阳光明俊峰岭江湖川泉林森茂荣耀汇聚融伟卓越志成航洲涛润泽雅致颖睿智勤毅骏驰超凡启铭石玉琳瑶虹霞云霖晶晖煜炜烨坤乾元亨贞宝昊旭东汉威友义仁华景欣悦";
 /// Industry words (in `names`' industry table, so the trade-name core drops them).
 const INDUSTRIES: &[&str] = &[
     "建筑工程",
@@ -152,16 +142,10 @@ const LEGAL_FORMS: &[(&str, u64)] = &[
     ("分公司", 1),
 ];
 const SMALL_TRADES: &[&str] = &["建材", "五金", "食品", "服装", "日用品", "水产", "茶叶"];
-const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
-    "何", "林", "罗", "高", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
-    "萧", "田", "董", "潘", "袁", "蔡", "蒋", "余",
-];
-const GIVEN_CHARS: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
-    "超", "秀", "霞", "平", "刚", "桂", "英", "华", "建", "国", "志", "红", "文", "斌", "辉", "鹏",
-    "海", "波", "玲", "浩", "宇", "欣", "晨", "琳",
-];
+const SURNAMES: &str =
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余";
+const GIVEN_CHARS: &str =
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红文斌辉鹏海波玲浩宇欣晨琳";
 const REASONS_PUNITIVE: &[&str] = &[
     "在政府采购活动中提供虚假材料谋取中标",
     "串通投标，损害招标人及其他投标人利益",
@@ -216,6 +200,9 @@ fn counties() -> Vec<RegionCode> {
 /// the list data set names subject `subject_of(n)`.
 struct World {
     counties: Vec<RegionCode>,
+    trade_chars: Vec<char>,
+    surnames: Vec<char>,
+    given_chars: Vec<char>,
     catalogue: ListCatalogue,
     /// First day of the issuance period, and its length in days.
     first_day: Date,
@@ -236,6 +223,9 @@ impl World {
         let first_day = Date::from_calendar_date(2019, time::Month::January, 1)?;
         Ok(World {
             counties: counties(),
+            trade_chars: TRADE_CHARS.chars().collect(),
+            surnames: SURNAMES.chars().collect(),
+            given_chars: GIVEN_CHARS.chars().collect(),
             catalogue: ListCatalogue::new(&[]).map_err(|e| anyhow::anyhow!(e))?,
             first_day,
             days: (today - first_day).whole_days().max(1),
@@ -265,7 +255,7 @@ impl World {
     }
 
     fn individual(&self, s: u64) -> bool {
-        mix(s ^ 0x1D) % 10 == 0
+        mix(s ^ 0x1D).is_multiple_of(10)
     }
 
     fn trade_name(&self, h: u64) -> String {
@@ -275,7 +265,7 @@ impl World {
             _ => 4,
         };
         (0..len)
-            .map(|i| pick(TRADE_CHARS, mix(h.wrapping_add(i))))
+            .map(|i| pick(&self.trade_chars, mix(h.wrapping_add(i))))
             .collect()
     }
 
@@ -295,7 +285,7 @@ impl World {
         };
         let trade = self.trade_name(mix(s ^ 0x7A ^ (variant << 32)));
         if self.individual(s) {
-            let form = if (h >> 16) % 2 == 0 {
+            let form = if (h >> 16).is_multiple_of(2) {
                 "经营部"
             } else {
                 "商行"
@@ -334,13 +324,13 @@ impl World {
     fn subject(&self, s: u64) -> anyhow::Result<Subject> {
         let h = mix(s ^ 0x5B);
         let given: String = (0..1 + (h >> 4) % 2)
-            .map(|i| pick(GIVEN_CHARS, mix(h ^ i)))
+            .map(|i| pick(&self.given_chars, mix(h ^ i)))
             .collect();
         Ok(Subject {
             uscc: self.uscc(s)?,
             name: self.company_name(s, 0),
             former_name: (h % 100 < 15).then(|| self.company_name(s, 1)),
-            rep_name: format!("{}{given}", pick(SURNAMES, h >> 12)),
+            rep_name: format!("{}{given}", pick(&self.surnames, h >> 12)),
             rep_id: if h % 100 < 85 {
                 Some(self.citizen_id(s)?)
             } else {
@@ -352,7 +342,7 @@ impl World {
     /// Entry `n` names subject `n`, except one in 20 that names the subject of the entry before
     /// (the same company on a second list or under a second decision).
     fn subject_of(n: u64) -> u64 {
-        if n > 0 && mix(n ^ 0x5E) % 20 == 0 {
+        if n > 0 && mix(n ^ 0x5E).is_multiple_of(20) {
             n - 1
         } else {
             n
@@ -507,7 +497,7 @@ impl World {
                 let subject = self.subject(total + (h >> 8) % (1 << 36))?;
                 let mut bidder =
                     json!({"reference": reference, "uscc": subject.uscc, "name": subject.name});
-                if (h >> 4) % 2 == 0
+                if (h >> 4).is_multiple_of(2)
                     && let Some(id) = subject.rep_id
                 {
                     bidder["legal_representative"] =
