@@ -38,12 +38,14 @@ impl Store {
         ))
     }
 
-    /// Writes decisions in one transaction (the group commit of the decision log).
+    /// Writes decisions in one transaction (the group commit of the decision log), durably:
+    /// on SQLite through the log's own `synchronous=FULL` connection, so the commit returns
+    /// only once the WAL is on disk.
     pub async fn insert_decisions(&self, rows: Vec<DecisionRow>) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin().await?;
+        let txn = self.decisions_db.begin().await?;
         let written = async {
             // 19 columns: 500 rows stay under both backends' parameter limits.
             for chunk in rows.chunks(500) {

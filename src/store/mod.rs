@@ -108,6 +108,11 @@ fn is_unavailable(text: &str) -> bool {
 /// Database handle plus the in-memory head of the audit chain.
 pub struct Store {
     db: DatabaseConnection,
+    /// Where the decision log commits: on SQLite a connection of its own with
+    /// `synchronous=FULL`, so every group commit is on disk before any of its requests is
+    /// answered (the pool's connections do not all share one `synchronous` setting); on
+    /// PostgreSQL the pool (every commit is flushed).
+    decisions_db: DatabaseConnection,
     audit_head: Mutex<audit::ChainHead>,
     journal: std::sync::OnceLock<journal::JournalWriter>,
     /// Highest journal sequence number held per origin, loaded once by `enable_journal` and
@@ -153,8 +158,28 @@ impl Store {
                 db.execute_unprepared(pragma).await?;
             }
         }
+        // An in-memory SQLite database is private to its connection: no second one there.
+        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
+        let decisions_db = if db.get_database_backend() == DbBackend::Sqlite && !in_memory {
+            let mut options = ConnectOptions::new(settings.url.clone());
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_timeout(settings.acquire_timeout)
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(|options| {
+                    options
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                        .busy_timeout(Duration::from_secs(5))
+                });
+            Database::connect(options).await?
+        } else {
+            db.clone()
+        };
         Ok(Store {
             db,
+            decisions_db,
             audit_head: Mutex::new(audit::ChainHead::genesis()),
             journal: std::sync::OnceLock::new(),
             journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
@@ -197,6 +222,8 @@ impl Store {
     /// Closes the pool (used at shutdown and by tests that simulate a lost database).
     pub async fn close(&self) -> Result<(), StoreError> {
         self.db.clone().close().await?;
+        // On PostgreSQL (and in-memory SQLite) it is the same pool, closed above.
+        let _ = self.decisions_db.clone().close().await;
         Ok(())
     }
 }
