@@ -53,6 +53,8 @@ pub enum BenchCommand {
     /// The upward federation path over mutual TLS: catch-up and sustained rate over one hop,
     /// propagation latency over three, against the local ingest rate.
     Federation(crate::bench_federation::FederationArgs),
+    /// The match API against a bare hyper server, index build time and RAM per list entry.
+    Match(crate::bench_match::MatchArgs),
 }
 
 /// Options of `bench ingest`.
@@ -88,6 +90,10 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Federation(args) => {
             print!("{}", crate::bench_federation::federation(&args).await?);
+            Ok(())
+        }
+        BenchCommand::Match(args) => {
+            print!("{}", crate::bench_match::run(&args).await?);
             Ok(())
         }
     }

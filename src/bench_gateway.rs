@@ -140,7 +140,8 @@ fn bench_key(holder: &Uscc, now: time::OffsetDateTime) -> anyhow::Result<(ApiKey
     ))
 }
 
-fn resident_bytes() -> u64 {
+/// Resident set size of this process, in bytes (0 where `/proc` is unavailable).
+pub(crate) fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|text| text.split_whitespace().nth(1)?.parse::<u64>().ok())

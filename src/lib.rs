@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bench;
 pub mod bench_federation;
 pub mod bench_gateway;
+pub mod bench_match;
 pub mod config;
 pub mod demo;
 pub mod domain;

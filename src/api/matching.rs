@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
@@ -291,9 +292,10 @@ pub async fn screen_bidders(
     Authorized(caller, ..): Authorized<Screen>,
     _request_id: RequestId,
     AppJson(body): AppJson<MatchIn>,
-) -> Result<Json<MatchOut>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    let started = std::time::Instant::now();
     let project = validate_request(&state, &body)?;
-    let answer = screen(
+    let (answer, decision_text) = screen(
         &state,
         &caller.actor_id(),
         &project,
@@ -301,7 +303,25 @@ pub async fn screen_bidders(
         |decision, now| block_deliveries(&state, &caller.actor_id(), decision, now),
     )
     .await?;
-    Ok(Json(answer))
+    // The answer is `MatchOut`: the decision's fields, then `receipt`. The decision is already
+    // serialised (it is what the receipt hashes), so its text is reused rather than serialised
+    // a second time: the same bytes serde would write for the flattened struct.
+    let mut bytes = decision_text.into_bytes();
+    if bytes.pop() != Some(b'}') {
+        return Err(ApiError::internal("the decision is not a JSON object"));
+    }
+    bytes.extend_from_slice(b",\"receipt\":");
+    serde_json::to_writer(&mut bytes, &answer.receipt).map_err(ApiError::internal)?;
+    bytes.push(b'}');
+    metrics::histogram!("integrity_match_seconds").record(started.elapsed().as_secs_f64());
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
 }
 
 /// Validates the project and the number of bidders of a request.
@@ -371,7 +391,7 @@ fn block_deliveries(
 }
 
 /// Screens a validated request, logs the decision (with the deliveries `deliveries` derives
-/// from it) and returns the answer with its receipt.
+/// from it) and returns the answer with its receipt, and the decision's JSON text as hashed.
 pub(super) async fn screen(
     state: &AppState,
     caller: &str,
@@ -381,7 +401,7 @@ pub(super) async fn screen(
         &DecisionOut,
         OffsetDateTime,
     ) -> Result<Vec<crate::store::webhooks::NewDelivery>, ApiError>,
-) -> Result<MatchOut, ApiError> {
+) -> Result<(MatchOut, String), ApiError> {
     let restricting = state.matcher.restriction(&project.kind).unwrap_or(0);
     let screening = Screening {
         matcher: &state.matcher,
@@ -436,7 +456,7 @@ pub(super) async fn screen(
         .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
         request_hash: request_hash.clone(),
         epochs: epochs_text,
-        decision: decision_text,
+        decision: decision_text.clone(),
     };
     let receipt = state.matcher.log.append(pending).await.map_err(|error| {
         let mut api = ApiError::new(
@@ -458,17 +478,20 @@ pub(super) async fn screen(
         metrics::counter!("integrity_match_bidders_total", "verdict" => verdict)
             .increment(n as u64);
     }
-    Ok(MatchOut {
-        decision,
-        receipt: ReceiptOut {
-            seq: receipt.seq,
-            request_hash,
-            prev_hash: receipt.prev_hash,
-            hash: receipt.hash,
-            signature: receipt.signature,
-            signer_key: receipt.signer_key,
+    Ok((
+        MatchOut {
+            decision,
+            receipt: ReceiptOut {
+                seq: receipt.seq,
+                request_hash,
+                prev_hash: receipt.prev_hash,
+                hash: receipt.hash,
+                signature: receipt.signature,
+                signer_key: receipt.signer_key,
+            },
         },
-    })
+        decision_text,
+    ))
 }
 
 /// Reading the decision log: supervisors and administrators see every decision; a platform's

@@ -221,7 +221,7 @@ pub async fn create_monitor(
         })?
         .to_owned();
     let actor = caller.actor_id();
-    let answer = screen(&state, &actor, &project, &request, |_, _| Ok(Vec::new())).await?;
+    let (answer, _) = screen(&state, &actor, &project, &request, |_, _| Ok(Vec::new())).await?;
     let now = state.clock.now();
     let monitor = Monitor {
         id: Uuid::now_v7().to_string(),
@@ -342,7 +342,7 @@ async fn rescreen(state: &AppState, monitor: &Monitor) -> Result<(), ApiError> {
     let caller = format!("monitor:{}", monitor.id);
     let url = monitor.webhook_url.clone();
     let monitor_id = monitor.id.clone();
-    let answer = screen(state, &caller, &project, &request, |decision, at| {
+    let (answer, _) = screen(state, &caller, &project, &request, |decision, at| {
         let changes: Vec<serde_json::Value> = decision
             .bidders
             .iter()

@@ -558,6 +558,18 @@ pub fn compute_check_character(first_17: &str) -> Option<char> {
     .then(|| check_character_of(bytes))
 }
 
+/// The GB 11714 check character (character 17 of a USCC) of an organisation-code body
+/// (characters 9–16): `None` unless `body` is 8 ASCII digits or capital letters.
+#[must_use]
+pub fn compute_organization_check(body: &str) -> Option<char> {
+    let bytes = body.as_bytes();
+    (bytes.len() == 8
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()))
+    .then(|| organization_check_character(bytes))
+}
+
 /// Trims, maps full-width (全角) ASCII forms to half-width and upper-cases
 /// ASCII letters. Shared by the citizen-ID and subject-code parsers.
 pub(crate) fn normalize_code_input(input: &str) -> String {

@@ -411,44 +411,74 @@ impl Screening<'_> {
             .map(|v| v.as_ref().map(|(keys, _)| keys.clone()))
             .collect();
         let (epochs, candidates) = self.matcher.candidates(&keys);
-        let mut entries: HashMap<Uuid, Option<ListEntry>> = HashMap::new();
+        // Cheap filter on the index before reading anything (withdrawn entries and entries far
+        // from `as_of` cannot matter), then every remaining entry of the whole request in one
+        // batched read, and the objection status of their records in another.
+        let candidates: Vec<Vec<Candidate>> = candidates
+            .into_iter()
+            .map(|hits| {
+                hits.into_iter()
+                    .filter_map(|(key, slot, _)| self.relevant(key, slot))
+                    .collect()
+            })
+            .collect();
+        let mut ids: Vec<Uuid> = candidates.iter().flatten().map(|c| c.slot.id()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let entries = self.store.list_entries_by_ids(&ids).await?;
+        let mut record_ids: Vec<Uuid> = entries
+            .values()
+            .flat_map(|entry| entry.record_ids.iter().copied())
+            .collect();
+        record_ids.sort_unstable();
+        record_ids.dedup();
+        let objected = self.store.records_under_objection(&record_ids).await?;
         for ((decision, valid), candidates) in out.iter_mut().zip(&valid).zip(candidates) {
             if let Some((keys, name)) = valid {
-                self.judge(keys, name.as_ref(), candidates, &mut entries, decision)
-                    .await?;
+                self.judge(
+                    keys,
+                    name.as_ref(),
+                    candidates,
+                    &entries,
+                    &objected,
+                    decision,
+                );
             }
         }
         Ok((epochs, out))
     }
 
-    async fn judge(
+    /// The candidate with its distance to `as_of`, if it can matter at all.
+    fn relevant(&self, key: HitKey, slot: super::index::Slot) -> Option<Candidate> {
+        let boundary = self.matcher.boundary_days;
+        if slot.withdrawn() {
+            return None;
+        }
+        let near_start = slot.days_until_start(self.as_of).abs() <= boundary;
+        let near_end = slot
+            .days_since_end(self.as_of)
+            .is_some_and(|d| d.abs() <= boundary);
+        (slot.in_force_on(self.as_of) || near_start || near_end).then_some(Candidate {
+            key,
+            slot,
+            near: near_start || near_end,
+        })
+    }
+
+    fn judge(
         &self,
         keys: &BidderKeys,
         name: Option<&NormalizedName>,
-        candidates: Vec<(HitKey, super::index::Slot, String)>,
-        entries: &mut HashMap<Uuid, Option<ListEntry>>,
+        candidates: Vec<Candidate>,
+        entries: &HashMap<Uuid, ListEntry>,
+        objected: &HashSet<Uuid>,
         decision: &mut BidderOut,
-    ) -> Result<(), StoreError> {
+    ) {
         let boundary = self.matcher.boundary_days;
         let mut listed: HashSet<Uuid> = HashSet::new();
-        for (key, slot, _) in candidates {
-            // Cheap filter on the index before reading anything: withdrawn entries and
-            // entries far from `as_of` cannot matter.
-            if slot.withdrawn() {
-                continue;
-            }
-            let near_start = slot.days_until_start(self.as_of).abs() <= boundary;
-            let near_end = slot
-                .days_since_end(self.as_of)
-                .is_some_and(|d| d.abs() <= boundary);
-            if !slot.in_force_on(self.as_of) && !near_start && !near_end {
-                continue;
-            }
+        for Candidate { key, slot, near } in candidates {
             let id = slot.id();
-            if let std::collections::hash_map::Entry::Vacant(vacant) = entries.entry(id) {
-                vacant.insert(self.store.list_entry(id).await?);
-            }
-            let Some(entry) = entries.get(&id).and_then(Option::as_ref) else {
+            let Some(entry) = entries.get(&id) else {
                 continue;
             };
             let Some(explanation) = confirm(key, keys, name, entry) else {
@@ -461,7 +491,6 @@ impl Screening<'_> {
             // the database supplies the descriptive fields, which never change between
             // versions of an entry.
             let in_force = slot.in_force_on(self.as_of);
-            let near = near_start || near_end;
             let effective_to = (slot.to != i32::MAX)
                 .then(|| Date::from_julian_day(slot.to).ok())
                 .flatten();
@@ -517,7 +546,7 @@ impl Screening<'_> {
                     if key.is_identifier()
                         && in_force
                         && reasons.is_empty()
-                        && self.store.any_under_objection(&entry.record_ids).await?
+                        && entry.record_ids.iter().any(|id| objected.contains(id))
                     {
                         reasons.push(
                             "a record behind the entry is under objection / 该条目所依据的信用记录正在异议处理中"
@@ -585,6 +614,13 @@ impl Screening<'_> {
                 "matched entries do not restrict this kind of project / 命中的名单条目不限制此类项目".to_owned()
             });
         }
-        Ok(())
     }
+}
+
+/// A candidate that survived the index-only filter.
+struct Candidate {
+    key: HitKey,
+    slot: super::index::Slot,
+    /// The entry starts or ends within `boundary_days` of `as_of`.
+    near: bool,
 }

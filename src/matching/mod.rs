@@ -21,7 +21,7 @@ use std::time::Instant;
 use crate::config::MatchSettings;
 use crate::domain::lists::{ListCatalogue, ListEntry};
 use crate::store::{Store, StoreError};
-use index::{BidderKeys, HitKey, IndexEntry, MatchIndex, Slot, measure_bit};
+use index::{BidderKeys, HitKey, IndexBuilder, IndexEntry, MatchIndex, Slot, measure_bit};
 
 /// Rows read per query while building the index.
 const BUILD_PAGE: u64 = 50_000;
@@ -81,18 +81,32 @@ impl Matcher {
         // Heads first: a change committed during the build is applied again by the follower,
         // which is harmless (an entry never goes back to an older version).
         let epochs = store.list_heads().await?;
-        let mut entries = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let page = store.index_rows(after.as_deref(), BUILD_PAGE).await?;
-            let n = page.len();
-            after = page.last().map(|e| e.id.to_string());
-            entries.extend(page);
-            if (n as u64) < BUILD_PAGE {
-                break;
+        // Streamed a page at a time: the next page is read while this one's keys are computed
+        // (on every core), and no page is kept once its slots and postings are.
+        let mut builder = IndexBuilder::new(catalogue);
+        let read_after = |after: Option<String>| {
+            let store = store.clone();
+            tokio::spawn(async move { store.index_rows(after.as_deref(), BUILD_PAGE).await })
+        };
+        let mut next = Some(read_after(None));
+        while let Some(reading) = next.take() {
+            let page = reading
+                .await
+                .map_err(|error| StoreError::Corrupt(format!("reading list entries: {error}")))??;
+            let full = page.len() as u64 == BUILD_PAGE;
+            if full {
+                next = Some(read_after(page.last().map(|e| e.id.to_string())));
             }
+            builder = tokio::task::spawn_blocking(move || {
+                builder.add(&page);
+                builder
+            })
+            .await
+            .map_err(|error| StoreError::Corrupt(format!("building the match index: {error}")))?;
         }
-        let index = MatchIndex::build(catalogue, entries);
+        let index = tokio::task::spawn_blocking(move || builder.finish())
+            .await
+            .map_err(|error| StoreError::Corrupt(format!("building the match index: {error}")))?;
         tracing::info!(
             entries = index.len(),
             bytes = index.heap_bytes(),
@@ -180,6 +194,14 @@ impl Matcher {
     /// Number of entries indexed.
     pub fn len(&self) -> usize {
         self.index.read().map(|guard| guard.0.len()).unwrap_or(0)
+    }
+
+    /// Bytes held by the index's own structures (`MatchIndex::heap_bytes`).
+    pub fn heap_bytes(&self) -> usize {
+        self.index
+            .read()
+            .map(|guard| guard.0.heap_bytes())
+            .unwrap_or(0)
     }
 
     /// Whether the index is empty.

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -104,7 +104,24 @@ fn to_entry(row: &list_entries::Model) -> Result<ListEntry, StoreError> {
     serde_json::from_str(&row.payload).map_err(|_| StoreError::Corrupt("list entry".into()))
 }
 
+/// The narrow columns the match index is built from: names (subject name first, then former
+/// names, `'\n'`-separated), measure codes (`','`-separated) and the legal representative's ID.
+pub(super) fn index_columns(entry: &ListEntry) -> (String, String, Option<String>) {
+    (
+        std::iter::once(entry.subject_name.as_str())
+            .chain(entry.former_names.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        entry.measures.join(","),
+        entry
+            .legal_representative
+            .as_ref()
+            .and_then(|rep| rep.id_number.clone()),
+    )
+}
+
 fn entry_row(entry: &ListEntry, seq: i64, payload: String) -> list_entries::ActiveModel {
+    let (names, measures, rep_id) = index_columns(entry);
     list_entries::ActiveModel {
         id: Set(entry.id.to_string()),
         list_code: Set(entry.list.clone()),
@@ -118,15 +135,9 @@ fn entry_row(entry: &ListEntry, seq: i64, payload: String) -> list_entries::Acti
         status: Set(entry.status.as_str().to_owned()),
         effective_from: Set(entry.effective_from),
         effective_to: Set(entry.effective_to),
-        names: Set(std::iter::once(entry.subject_name.as_str())
-            .chain(entry.former_names.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join("\n")),
-        measures: Set(entry.measures.join(",")),
-        rep_id: Set(entry
-            .legal_representative
-            .as_ref()
-            .and_then(|rep| rep.id_number.clone())),
+        names: Set(names),
+        measures: Set(measures),
+        rep_id: Set(rep_id),
         payload: Set(payload),
         updated_at: Set(entry.updated_at),
     }
@@ -612,17 +623,41 @@ impl Store {
             .collect()
     }
 
-    /// Whether any of the records is under objection (异议处理中).
-    pub async fn any_under_objection(&self, ids: &[Uuid]) -> Result<bool, StoreError> {
-        if ids.is_empty() {
-            return Ok(false);
+    /// The entries with these ids (those that exist), read in chunks of 500 ids per query:
+    /// one round trip for the hits of a whole screening request instead of one per hit.
+    pub async fn list_entries_by_ids(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, ListEntry>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows = list_entries::Entity::find()
+                .filter(list_entries::Column::Id.is_in(chunk.iter().map(Uuid::to_string)))
+                .all(&self.db)
+                .await?;
+            for row in &rows {
+                let entry = to_entry(row)?;
+                out.insert(entry.id, entry);
+            }
         }
-        let n = records::Entity::find()
-            .filter(records::Column::Id.is_in(ids.iter().map(Uuid::to_string)))
-            .filter(records::Column::Status.eq("under_objection"))
-            .count(&self.db)
-            .await?;
-        Ok(n > 0)
+        Ok(out)
+    }
+
+    /// Which of the records are under objection (异议处理中), in chunks of 500 ids per query.
+    pub async fn records_under_objection(&self, ids: &[Uuid]) -> Result<HashSet<Uuid>, StoreError> {
+        let mut out = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let found: Vec<String> = records::Entity::find()
+                .select_only()
+                .column(records::Column::Id)
+                .filter(records::Column::Id.is_in(chunk.iter().map(Uuid::to_string)))
+                .filter(records::Column::Status.eq("under_objection"))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(found.iter().filter_map(|id| Uuid::parse_str(id).ok()));
+        }
+        Ok(out)
     }
 
     /// Which of `ids` name no record held here.

@@ -49,7 +49,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        let txn = self.begin_write().await?;
+        let txn = self.begin_decisions().await?;
         let written = async {
             // 19 columns: 500 rows stay under both backends' parameter limits.
             for chunk in rows.chunks(500) {

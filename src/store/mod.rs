@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_match;
 pub mod entities;
 pub mod federation;
 pub mod journal;
@@ -112,6 +113,11 @@ fn is_unavailable(text: &str) -> bool {
 /// Database handle plus the in-memory head of the audit chain.
 pub struct Store {
     db: DatabaseConnection,
+    /// Where the decision log commits: on SQLite a connection of its own with
+    /// `synchronous=FULL`, so every group commit is on disk before any of its requests is
+    /// answered (the pool's connections do not all share one `synchronous` setting); on
+    /// PostgreSQL the pool (every commit is flushed).
+    decisions_db: DatabaseConnection,
     audit_head: Mutex<audit::ChainHead>,
     journal: std::sync::OnceLock<journal::JournalWriter>,
     /// Highest journal sequence number held per origin, loaded once by `enable_journal` and
@@ -160,8 +166,28 @@ impl Store {
                 db.execute_unprepared(pragma).await?;
             }
         }
+        // An in-memory SQLite database is private to its connection: no second one there.
+        let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
+        let decisions_db = if db.get_database_backend() == DbBackend::Sqlite && !in_memory {
+            let mut options = ConnectOptions::new(settings.url.clone());
+            options
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(settings.acquire_timeout)
+                .connect_timeout(settings.acquire_timeout)
+                .sqlx_logging(false)
+                .map_sqlx_sqlite_opts(|options| {
+                    options
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                        .busy_timeout(Duration::from_secs(5))
+                });
+            Database::connect(options).await?
+        } else {
+            db.clone()
+        };
         Ok(Store {
             db,
+            decisions_db,
             audit_head: Mutex::new(audit::ChainHead::genesis()),
             journal: std::sync::OnceLock::new(),
             journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
@@ -179,6 +205,18 @@ impl Store {
     pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
         Ok(self
             .db
+            .begin_with_options(sea_orm::TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?)
+    }
+
+    /// Starts a write transaction of the decision log on its own connection (`BEGIN
+    /// IMMEDIATE` on SQLite, like `begin_write`).
+    pub(crate) async fn begin_decisions(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        Ok(self
+            .decisions_db
             .begin_with_options(sea_orm::TransactionOptions {
                 sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
                 ..Default::default()
@@ -221,6 +259,8 @@ impl Store {
     /// Closes the pool (used at shutdown and by tests that simulate a lost database).
     pub async fn close(&self) -> Result<(), StoreError> {
         self.db.clone().close().await?;
+        // On PostgreSQL (and in-memory SQLite) it is the same pool, closed above.
+        let _ = self.decisions_db.clone().close().await;
         Ok(())
     }
 }

@@ -1,0 +1,1197 @@
+//! `integrity-node bench match`: the match API (issue 5) against a bare hyper server, in one
+//! process run.
+//!
+//! 1. **Data.** N synthetic but realistic list entries (valid USCCs with both check characters,
+//!    Chinese company names with region prefix, trade name, industry and legal form, some former
+//!    names, legal representatives with valid citizen IDs, spread over the built-in lists with
+//!    realistic periods and statuses) go straight into a fresh embedded SQLite database
+//!    (`Store::insert_list_entries_for_benchmark`), or an existing one is reused (`--data-dir`).
+//! 2. **Index.** `Matcher::start` on that database, timed, with the index's own bytes and the
+//!    process's resident growth per entry.
+//! 3. **Load.** The real node (`Application::build` + `run_until_stopped`, plain HTTP on
+//!    loopback) with an API key of scope `match` (the gateway's limiter on, its rate far above
+//!    what the machine serves) and its durable decision log, and a bare hyper server answering
+//!    a fixed JSON body of a typical answer's size, driven by one load generator in alternating
+//!    rounds. Requests carry 1–5 bidders, a mix of listed and clear USCCs and names.
+//! 4. **Batch.** The server time of a 1,000-bidder request: the node's full router called
+//!    in-process (`tower::ServiceExt::oneshot`, admission, JSON, screening, decision log,
+//!    answer body collected), no socket; plus the same request over HTTP for comparison.
+//!
+//! Numbers are meaningful only from a release build.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
+use axum::http::{Request, header};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::{Value, json};
+use time::{Date, OffsetDateTime};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::app::{Application, install_crypto_provider, open_store};
+use crate::audit::AuditEntry;
+use crate::bench_gateway::resident_bytes;
+use crate::config::Settings;
+use crate::domain::citizen_id;
+use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::lists::{EntryStatus, LegalRepresentative, ListCatalogue, ListEntry};
+use crate::domain::region::RegionCode;
+use crate::domain::uscc::{self, Uscc};
+use crate::gateway::keys::{ApiKey, Scope, generate};
+use crate::matching::Matcher;
+use crate::store::{ConnectSettings, Store};
+
+/// Options of `bench match`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct MatchArgs {
+    /// List entries loaded.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub entries: u64,
+    /// Concurrent keep-alive connections of the load generator.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Seconds per measured round (each server runs `rounds` rounds, alternating).
+    #[arg(long, default_value_t = 5)]
+    pub seconds: u64,
+    /// Rounds per server.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// 1,000-bidder requests timed for the batch figure.
+    #[arg(long, default_value_t = 30)]
+    pub batch_runs: usize,
+    /// Keep the node's data directory here and reuse it in later runs: if its database already
+    /// holds `--entries` list entries, loading is skipped. Default: a temporary directory,
+    /// removed afterwards.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Entries generated and inserted per transaction.
+const LOAD_CHUNK: u64 = 100_000;
+/// Distinct small requests the load generator cycles through.
+const REQUESTS: usize = 4_096;
+/// Bidders in the batch request (the API's maximum).
+const BATCH_BIDDERS: usize = 1_000;
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic data
+// ---------------------------------------------------------------------------------------------
+
+/// The USCC alphabet (GB 32100), in value order.
+const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// Distinct organisation-code bodies (8 characters of the USCC alphabet).
+const BODY_SPACE: u128 = 31u128.pow(8);
+
+/// Characters of trade names (字号), one per `char`.
+const TRADE_CHARS: &str = "恒达盛华兴鑫源宏昌隆泰丰安顺利通嘉瑞祥富凯锦德信诚金鼎永辉创新力佳和美康健宇星海天龙凤福益亿万联众方圆正远博维立豪精晟鸿腾飞晨阳光明俊峰岭江湖川泉林森茂荣耀汇聚融伟卓越志成航洲涛润泽雅致颖睿智勤毅骏驰超凡启铭石玉琳瑶虹霞云霖晶晖煜炜烨坤乾元亨贞宝昊旭东汉威友义仁华景欣悦";
+/// Industry words (in `names`' industry table, so the trade-name core drops them).
+const INDUSTRIES: &[&str] = &[
+    "建筑工程",
+    "建设工程",
+    "装饰工程",
+    "市政工程",
+    "园林绿化",
+    "商贸",
+    "贸易",
+    "科技",
+    "电子科技",
+    "信息技术",
+    "网络科技",
+    "机械设备",
+    "食品",
+    "物流",
+    "运输",
+    "医药",
+    "环保科技",
+    "建材",
+    "实业",
+    "投资",
+    "房地产开发",
+    "劳务",
+    "电力工程",
+    "水利工程",
+    "餐饮管理",
+    "物业管理",
+    "农业发展",
+    "文化传媒",
+    "新能源科技",
+    "检测技术",
+    "工程咨询",
+    "供应链",
+    "包装材料",
+    "汽车销售",
+    "服装",
+    "五金机电",
+];
+/// Legal forms of enterprises, with the share (in 20ths) of each.
+const LEGAL_FORMS: &[(&str, u64)] = &[
+    ("有限公司", 14),
+    ("有限责任公司", 3),
+    ("股份有限公司", 1),
+    ("集团有限公司", 1),
+    ("分公司", 1),
+];
+const SMALL_TRADES: &[&str] = &["建材", "五金", "食品", "服装", "日用品", "水产", "茶叶"];
+const SURNAMES: &str =
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余";
+const GIVEN_CHARS: &str =
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志红文斌辉鹏海波玲浩宇欣晨琳";
+const REASONS_PUNITIVE: &[&str] = &[
+    "在政府采购活动中提供虚假材料谋取中标",
+    "串通投标，损害招标人及其他投标人利益",
+    "有履行能力而拒不履行生效法律文书确定的义务",
+    "以他人名义投标或以其他方式弄虚作假骗取中标",
+    "拖欠农民工工资，经责令限期支付逾期未支付",
+    "违法分包、转包工程，情节严重",
+    "偷逃税款数额较大，经税务机关认定为重大税收违法失信主体",
+];
+const REASONS_RED: &[&str] = &[
+    "连续三年纳税信用评价为A级",
+    "获评省级守合同重信用企业",
+    "在信用承诺履约中表现良好，被评为诚信典型",
+];
+const BASES: &[&str] = &[
+    "《中华人民共和国招标投标法》第五十四条",
+    "《中华人民共和国政府采购法》第七十七条",
+    "《最高人民法院关于公布失信被执行人名单信息的若干规定》第一条",
+    "《失信行为纠正后的信用信息修复管理办法（试行）》",
+    "《广东省社会信用条例》第三十二条",
+];
+
+/// SplitMix64: a fixed, well-mixed function of `n` (the data set is the same in every run).
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn pick<T: Copy>(items: &[T], h: u64) -> T {
+    items[(h % items.len() as u64) as usize]
+}
+
+/// County-level regions (leaves of the region tree), for registration regions and prefixes.
+fn counties() -> Vec<RegionCode> {
+    fn leaves(code: RegionCode, out: &mut Vec<RegionCode>) {
+        if code.children().is_empty() {
+            out.push(code);
+        }
+        for child in code.children() {
+            leaves(*child, out);
+        }
+    }
+    let mut out = Vec::new();
+    leaves(RegionCode::NATIONAL, &mut out);
+    out.retain(|code| *code != RegionCode::NATIONAL);
+    out
+}
+
+/// The synthetic world: subject `s` is a fixed enterprise or individual business; entry `n` of
+/// the list data set names subject `subject_of(n)`.
+struct World {
+    counties: Vec<RegionCode>,
+    trade_chars: Vec<char>,
+    surnames: Vec<char>,
+    given_chars: Vec<char>,
+    catalogue: ListCatalogue,
+    /// First day of the issuance period, and its length in days.
+    first_day: Date,
+    days: i64,
+}
+
+/// One subject's identity.
+struct Subject {
+    uscc: String,
+    name: String,
+    former_name: Option<String>,
+    rep_name: String,
+    rep_id: Option<String>,
+}
+
+impl World {
+    fn new(today: Date) -> anyhow::Result<World> {
+        let first_day = Date::from_calendar_date(2019, time::Month::January, 1)?;
+        Ok(World {
+            counties: counties(),
+            trade_chars: TRADE_CHARS.chars().collect(),
+            surnames: SURNAMES.chars().collect(),
+            given_chars: GIVEN_CHARS.chars().collect(),
+            catalogue: ListCatalogue::new(&[]).map_err(|e| anyhow::anyhow!(e))?,
+            first_day,
+            days: (today - first_day).whole_days().max(1),
+        })
+    }
+
+    fn county(&self, s: u64) -> RegionCode {
+        pick(&self.counties, mix(s ^ 0xC0))
+    }
+
+    /// A valid USCC, unique per subject: `9` (market regulation), `1` enterprise or `2`
+    /// individual business, the county, an organisation-code body that is a bijection of `s`,
+    /// the GB 11714 and GB 32100 check characters.
+    fn uscc(&self, s: u64) -> anyhow::Result<String> {
+        let mut value = (u128::from(s) * 1_000_003 + 12_345_678_901) % BODY_SPACE;
+        let mut body = [b'0'; 8];
+        for slot in body.iter_mut().rev() {
+            *slot = USCC_ALPHABET[(value % 31) as usize];
+            value /= 31;
+        }
+        let body = std::str::from_utf8(&body)?;
+        let kind = if self.individual(s) { "92" } else { "91" };
+        let org_check = uscc::compute_organization_check(body).context("organisation code")?;
+        let first_17 = format!("{kind}{}{body}{org_check}", self.county(s));
+        let check = uscc::compute_check_character(&first_17).context("check character")?;
+        Ok(format!("{first_17}{check}"))
+    }
+
+    fn individual(&self, s: u64) -> bool {
+        mix(s ^ 0x1D).is_multiple_of(10)
+    }
+
+    fn trade_name(&self, h: u64) -> String {
+        let len = match h % 10 {
+            0 => 2,
+            1..=6 => 3,
+            _ => 4,
+        };
+        (0..len)
+            .map(|i| pick(&self.trade_chars, mix(h.wrapping_add(i))))
+            .collect()
+    }
+
+    fn company_name(&self, s: u64, variant: u64) -> String {
+        let county = self.county(s);
+        let h = mix(s ^ (variant << 40) ^ 0x4E);
+        let prefix = match (h >> 8) % 10 {
+            0..=5 => county.name().to_owned(),
+            6..=8 => county
+                .parent()
+                .filter(|p| *p != RegionCode::NATIONAL)
+                .map_or_else(|| county.name().to_owned(), |p| p.name().to_owned()),
+            _ => county
+                .ancestors()
+                .find(|p| p.parent() == Some(RegionCode::NATIONAL))
+                .map_or_else(|| county.name().to_owned(), |p| p.name().to_owned()),
+        };
+        let trade = self.trade_name(mix(s ^ 0x7A ^ (variant << 32)));
+        if self.individual(s) {
+            let form = if (h >> 16).is_multiple_of(2) {
+                "经营部"
+            } else {
+                "商行"
+            };
+            return format!("{prefix}{trade}{}{form}", pick(SMALL_TRADES, h >> 20));
+        }
+        let industry = pick(INDUSTRIES, h >> 20);
+        let mut roll = (h >> 32) % 20;
+        let mut form = LEGAL_FORMS[0].0;
+        for (candidate, share) in LEGAL_FORMS {
+            if roll < *share {
+                form = candidate;
+                break;
+            }
+            roll -= share;
+        }
+        if form == "分公司" {
+            let city = county.parent().unwrap_or(county).name();
+            return format!("{prefix}{trade}{industry}有限公司{city}分公司");
+        }
+        format!("{prefix}{trade}{industry}{form}")
+    }
+
+    fn citizen_id(&self, s: u64) -> anyhow::Result<String> {
+        let h = mix(s ^ 0x1D_CA4D);
+        let county = self.county(s);
+        let year = 1955 + h % 46;
+        let month = 1 + (h >> 8) % 12;
+        let day = 1 + (h >> 16) % 28;
+        let sequence = (h >> 24) % 1_000;
+        let first_17 = format!("{county}{year:04}{month:02}{day:02}{sequence:03}");
+        let check = citizen_id::compute_check_digit(&first_17).context("citizen id check")?;
+        Ok(format!("{first_17}{check}"))
+    }
+
+    fn subject(&self, s: u64) -> anyhow::Result<Subject> {
+        let h = mix(s ^ 0x5B);
+        let given: String = (0..1 + (h >> 4) % 2)
+            .map(|i| pick(&self.given_chars, mix(h ^ i)))
+            .collect();
+        Ok(Subject {
+            uscc: self.uscc(s)?,
+            name: self.company_name(s, 0),
+            former_name: (h % 100 < 15).then(|| self.company_name(s, 1)),
+            rep_name: format!("{}{given}", pick(&self.surnames, h >> 12)),
+            rep_id: if h % 100 < 85 {
+                Some(self.citizen_id(s)?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Entry `n` names subject `n`, except one in 20 that names the subject of the entry before
+    /// (the same company on a second list or under a second decision).
+    fn subject_of(n: u64) -> u64 {
+        if n > 0 && mix(n ^ 0x5E).is_multiple_of(20) {
+            n - 1
+        } else {
+            n
+        }
+    }
+
+    fn entry(&self, n: u64, total: u64) -> anyhow::Result<ListEntry> {
+        let s = World::subject_of(n);
+        let subject = self.subject(s)?;
+        let h = mix(n ^ 0xE7);
+        let list = match h % 100 {
+            0..=44 => "serious_dishonesty",
+            45..=87 => "judgment_defaulters",
+            88..=93 => "red_list",
+            94..=97 => "abnormal_operations",
+            _ => "procurement_serious_violations",
+        };
+        let measures = self
+            .catalogue
+            .get(list)
+            .map(|l| l.default_measures.clone())
+            .unwrap_or_default();
+        // Issued in order over the period, so ids (UUIDv7 from the issue time) ascend with n.
+        let offset = (i128::from(n) * i128::from(self.days) / i128::from(total.max(1))) as i64;
+        let issued_day = self.first_day + time::Duration::days(offset);
+        let issued_at = issued_day
+            .with_hms(9, 0, 0)?
+            .assume_offset(time::UtcOffset::from_hms(8, 0, 0)?)
+            .to_offset(time::UtcOffset::UTC)
+            + time::Duration::seconds((h >> 40) as i64 % 28_800);
+        let years = |y: i64| issued_day + time::Duration::days(365 * y - 1);
+        let mut effective_to = match list {
+            "serious_dishonesty" => Some(years(3)),
+            "judgment_defaulters" if (h >> 8) % 10 < 7 => None,
+            "judgment_defaulters" => Some(years(2)),
+            "red_list" => Some(years(1 + (h >> 8) as i64 % 3)),
+            "abnormal_operations" => None,
+            _ => Some(years(1 + (h >> 8) as i64 % 3)),
+        };
+        let (status, version, end_reason) = match (h >> 16) % 100 {
+            0..=7 => {
+                effective_to =
+                    Some(issued_day + time::Duration::days(200 + (h >> 24) as i64 % 300));
+                (
+                    EntryStatus::Ended,
+                    2,
+                    Some("已履行义务，信用修复".to_owned()),
+                )
+            }
+            8 => (
+                EntryStatus::Withdrawn,
+                2,
+                Some("错误列入，予以撤销".to_owned()),
+            ),
+            _ => (EntryStatus::Active, 1, None),
+        };
+        let county = self.county(s);
+        let province = county
+            .ancestors()
+            .find(|p| p.parent() == Some(RegionCode::NATIONAL))
+            .unwrap_or(RegionCode::NATIONAL);
+        let year = issued_day.year();
+        let k = 1 + n % 99_991;
+        let (issuer, authority, document_no, reason) = match list {
+            "judgment_defaulters" => (
+                RegionCode::NATIONAL,
+                format!("{}人民法院", county.name()),
+                format!("（{year}）{}执{k}号", &county.to_string()[2..]),
+                pick(REASONS_PUNITIVE, h >> 28).to_owned(),
+            ),
+            "red_list" => (
+                province,
+                format!("{}发展和改革委员会", province.name()),
+                format!("{}发改信用〔{year}〕{k}号", province.name()),
+                pick(REASONS_RED, h >> 28).to_owned(),
+            ),
+            "abnormal_operations" => (
+                province,
+                format!("{}市场监督管理局", county.name()),
+                format!("{}市监异〔{year}〕{k}号", county.name()),
+                "通过登记的住所或者经营场所无法联系".to_owned(),
+            ),
+            _ => (
+                province,
+                format!("{}发展和改革委员会", province.name()),
+                format!("{}信用惩〔{year}〕{k}号", province.name()),
+                pick(REASONS_PUNITIVE, h >> 28).to_owned(),
+            ),
+        };
+        let id_bytes = n.to_be_bytes();
+        let random = [
+            0x5A,
+            0xC3,
+            id_bytes[0],
+            id_bytes[1],
+            id_bytes[2],
+            id_bytes[3],
+            id_bytes[4],
+            id_bytes[5],
+            id_bytes[6],
+            id_bytes[7],
+        ];
+        let millis = (issued_at.unix_timestamp_nanos() / 1_000_000) as u64;
+        let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+        let record = Uuid::from_u64_pair(mix(n ^ 0x4ECD), mix(n ^ 0x4ECE));
+        Ok(ListEntry {
+            id,
+            list: list.to_owned(),
+            issuer_region: issuer.to_string(),
+            version,
+            subject_code: subject.uscc,
+            subject_kind: "uscc".to_owned(),
+            subject_name: subject.name,
+            former_names: subject.former_name.into_iter().collect(),
+            legal_representative: Some(LegalRepresentative {
+                name: subject.rep_name,
+                id_number: subject.rep_id,
+            }),
+            reason,
+            authority,
+            authority_code: "11100000000013127D".to_owned(),
+            document_no,
+            legal_basis: pick(BASES, h >> 36).to_owned(),
+            measures,
+            effective_from: issued_day,
+            effective_to,
+            record_ids: vec![record],
+            status,
+            end_reason,
+            issued_at,
+            updated_at: issued_at,
+        })
+    }
+
+    /// A bidder for request `r`, position `j`: 15 % listed (USCC and name of a listed
+    /// subject), 7 % a listed subject's name only, the rest clear (a subject on no list, with
+    /// its name, and its legal representative's ID half the time).
+    fn bidder(&self, r: u64, j: u64, total: u64) -> anyhow::Result<Value> {
+        let h = mix(r.wrapping_mul(1_000_003) ^ j ^ 0xB1D);
+        let reference = format!("B{j}");
+        match h % 100 {
+            0..=14 => {
+                let subject = self.subject(World::subject_of((h >> 8) % total))?;
+                Ok(json!({"reference": reference, "uscc": subject.uscc, "name": subject.name}))
+            }
+            15..=21 => {
+                let subject = self.subject(World::subject_of((h >> 8) % total))?;
+                Ok(json!({"reference": reference, "name": subject.name}))
+            }
+            _ => {
+                // Subjects past the data set are on no list (their USCCs are distinct).
+                let subject = self.subject(total + (h >> 8) % (1 << 36))?;
+                let mut bidder =
+                    json!({"reference": reference, "uscc": subject.uscc, "name": subject.name});
+                if (h >> 4).is_multiple_of(2)
+                    && let Some(id) = subject.rep_id
+                {
+                    bidder["legal_representative"] =
+                        json!({"name": subject.rep_name, "id_number": id});
+                }
+                Ok(bidder)
+            }
+        }
+    }
+
+    fn request(&self, r: u64, n_bidders: usize, total: u64, as_of: &str) -> anyhow::Result<Bytes> {
+        let bidders = (0..n_bidders as u64)
+            .map(|j| self.bidder(r, j, total))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let body = json!({
+            "project": {"id": format!("BENCH-{r:06}"), "name": "县道改造工程施工", "kind": "bidding",
+                        "region": "445122", "as_of": as_of},
+            "bidders": bidders,
+        });
+        Ok(Bytes::from(serde_json::to_vec(&body)?))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and the index
+// ---------------------------------------------------------------------------------------------
+
+async fn connect(settings: &Settings) -> anyhow::Result<Store> {
+    Ok(Store::connect(&ConnectSettings {
+        url: settings.database_url(),
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(60),
+    })
+    .await?)
+}
+
+/// Generates entries on a blocking thread while the previous chunk is inserted.
+async fn load(world: Arc<World>, store: &Store, total: u64) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let (sender, mut receiver) =
+        tokio::sync::mpsc::channel::<anyhow::Result<(u64, Vec<(ListEntry, String)>)>>(2);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut first = 0;
+        while first < total {
+            let last = (first + LOAD_CHUNK).min(total);
+            let chunk = (first..last)
+                .map(|n| {
+                    let entry = world.entry(n, total)?;
+                    let payload = serde_json::to_string(&entry)?;
+                    Ok((entry, payload))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map(|chunk| (first, chunk));
+            let failed = chunk.is_err();
+            if sender.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+            first = last;
+        }
+    });
+    let mut loaded = 0;
+    while let Some(chunk) = receiver.recv().await {
+        let (first, chunk) = chunk?;
+        store
+            .insert_list_entries_for_benchmark(&chunk, i64::try_from(first)? + 1)
+            .await?;
+        loaded += chunk.len() as u64;
+        if loaded % 1_000_000 == 0 {
+            eprintln!(
+                "  loaded {loaded} entries in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    producer.await?;
+    ensure!(loaded == total, "loaded {loaded} of {total} entries");
+    Ok(started.elapsed())
+}
+
+fn peak_resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+struct IndexBuild {
+    elapsed: Duration,
+    entries: usize,
+    heap_bytes: usize,
+    resident_delta: u64,
+    peak_resident: u64,
+}
+
+async fn build_index(settings: &Settings) -> anyhow::Result<IndexBuild> {
+    let store = Arc::new(open_store(settings).await?);
+    let catalogue = ListCatalogue::new(&settings.lists.extra).map_err(|e| anyhow::anyhow!(e))?;
+    // Resets the peak resident size (Linux), so that the peak reported is the build's.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = resident_bytes();
+    let started = Instant::now();
+    let matcher = Matcher::start(store.clone(), &catalogue, &settings.matching).await?;
+    let elapsed = started.elapsed();
+    let after = resident_bytes();
+    let build = IndexBuild {
+        elapsed,
+        entries: matcher.len(),
+        heap_bytes: matcher.heap_bytes(),
+        resident_delta: after.saturating_sub(before),
+        peak_resident: peak_resident_bytes(),
+    };
+    drop(matcher);
+    store.close().await?;
+    Ok(build)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers and the load generator
+// ---------------------------------------------------------------------------------------------
+
+/// A bare hyper server (hyper-util's auto builder, as the node uses) that reads each request's
+/// body and answers `body` as JSON.
+async fn serve_bare(body: Bytes) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let builder = auto::Builder::new(TokioExecutor::new());
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let body = body.clone();
+            let builder = builder.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let body = body.clone();
+                        async move {
+                            let _ =
+                                axum::body::to_bytes(Body::new(request.into_body()), usize::MAX)
+                                    .await;
+                            hyper::Response::builder()
+                                .header(header::CONTENT_TYPE, "application/json")
+                                .body(Body::from(body))
+                        }
+                    },
+                );
+                let _ = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+struct Round {
+    requests: u64,
+    elapsed: Duration,
+    p50_us: u64,
+    p99_us: u64,
+}
+
+fn percentile_us(sorted: &[u64], q: f64) -> u64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Posts `bodies` (cycled) to `url` from `connections` clients for `seconds`; every answer must
+/// be 200.
+async fn drive(
+    url: &str,
+    key: &str,
+    bodies: &Arc<Vec<Bytes>>,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Round> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for connection in 0..connections {
+        let client = client.clone();
+        let url = url.to_owned();
+        let key = key.to_owned();
+        let bodies = bodies.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(100_000);
+            let mut next = connection * 977;
+            while Instant::now() < deadline {
+                let body = bodies[next % bodies.len()].clone();
+                next += 1;
+                let sent = Instant::now();
+                let response = client
+                    .post(&url)
+                    .header("x-api-key", &key)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let answer = response.bytes().await?;
+                anyhow::ensure!(
+                    status.is_success(),
+                    "answer {status}: {}",
+                    String::from_utf8_lossy(&answer[..answer.len().min(300)])
+                );
+                latencies.push(sent.elapsed().as_micros() as u64);
+            }
+            Ok::<_, anyhow::Error>(latencies)
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    let elapsed = started.elapsed();
+    all.sort_unstable();
+    Ok(Round {
+        requests: all.len() as u64,
+        elapsed,
+        p50_us: percentile_us(&all, 0.50),
+        p99_us: percentile_us(&all, 0.99),
+    })
+}
+
+fn bench_key(now: OffsetDateTime) -> anyhow::Result<(ApiKey, String)> {
+    let generated = generate().context("random source")?;
+    Ok((
+        ApiKey {
+            id: Uuid::now_v7(),
+            prefix: generated.prefix,
+            secret_hash: generated.secret_hash,
+            holder_name: "bench match platform".into(),
+            holder_uscc: Uscc::parse("91445122MA4W123460").map_err(|e| anyhow::anyhow!("{e}"))?,
+            contact: "benchmark".into(),
+            scopes: BTreeSet::from([Scope::Match]),
+            // Far above what the machine serves: the bucket is consulted on every request but
+            // never refuses.
+            rate_per_second: 10_000_000,
+            burst: 10_000_000,
+            daily_quota: u64::MAX / 2,
+            expires_at: now + time::Duration::days(1),
+            revoked_at: None,
+            replaced_by: None,
+            created_at: now,
+            created_by: "bench".into(),
+        },
+        generated.full,
+    ))
+}
+
+/// Verdict counts and answer sizes of one pass over `bodies`.
+#[derive(Default)]
+struct Mix {
+    requests: usize,
+    bidders: usize,
+    block: usize,
+    review: usize,
+    clear: usize,
+    invalid: usize,
+    hits: usize,
+    answer_bytes: usize,
+}
+
+async fn one_pass(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    bodies: &[Bytes],
+) -> anyhow::Result<(Mix, Vec<Bytes>)> {
+    let mut mix = Mix::default();
+    let mut answers = Vec::new();
+    for body in bodies {
+        let response = client
+            .post(url)
+            .header("x-api-key", key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await?;
+        let status = response.status();
+        let answer = response.bytes().await?;
+        ensure!(
+            status.is_success(),
+            "answer {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        let parsed: Value = serde_json::from_slice(&answer)?;
+        mix.requests += 1;
+        mix.answer_bytes += answer.len();
+        for bidder in parsed["bidders"].as_array().into_iter().flatten() {
+            mix.bidders += 1;
+            mix.hits += bidder["hits"].as_array().map_or(0, Vec::len);
+            match bidder["verdict"].as_str() {
+                Some("block") => mix.block += 1,
+                Some("review") => mix.review += 1,
+                Some("clear") => mix.clear += 1,
+                _ => mix.invalid += 1,
+            }
+        }
+        answers.push(answer);
+    }
+    Ok((mix, answers))
+}
+
+/// Times `runs` 1,000-bidder requests through the node's router in-process (no socket).
+async fn batch_server_times(
+    router: axum::Router,
+    body: &Bytes,
+    key: &str,
+    runs: usize,
+) -> anyhow::Result<(Vec<u64>, usize)> {
+    let mut times = Vec::with_capacity(runs);
+    let mut answer_bytes = 0;
+    let peer: SocketAddr = "127.0.0.1:9".parse()?;
+    for _ in 0..runs {
+        let request = Request::post("/api/v1/match")
+            .header("x-api-key", key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .extension(ConnectInfo(peer))
+            .body(Body::from(body.clone()))?;
+        let started = Instant::now();
+        let response = router.clone().oneshot(request).await?;
+        let status = response.status();
+        let answer = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+        times.push(started.elapsed().as_micros() as u64);
+        ensure!(
+            status.is_success(),
+            "batch answer {status}: {}",
+            String::from_utf8_lossy(&answer[..answer.len().min(300)])
+        );
+        answer_bytes = answer.len();
+    }
+    times.sort_unstable();
+    Ok((times, answer_bytes))
+}
+
+async fn batch_http_times(
+    url: &str,
+    body: &Bytes,
+    key: &str,
+    runs: usize,
+) -> anyhow::Result<Vec<u64>> {
+    let client = reqwest::Client::new();
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let response = client
+            .post(url)
+            .header("x-api-key", key)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await?;
+        ensure!(
+            response.status().is_success(),
+            "batch {}",
+            response.status()
+        );
+        response.bytes().await?;
+        times.push(started.elapsed().as_micros() as u64);
+    }
+    times.sort_unstable();
+    Ok(times)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------
+
+fn rate(rounds: &[Round]) -> f64 {
+    rounds.iter().map(|r| r.requests as f64).sum::<f64>()
+        / rounds
+            .iter()
+            .map(|r| r.elapsed.as_secs_f64())
+            .sum::<f64>()
+            .max(f64::MIN_POSITIVE)
+}
+
+fn median(rounds: &[Round], f: fn(&Round) -> u64) -> u64 {
+    let mut values: Vec<u64> = rounds.iter().map(f).collect();
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
+}
+
+/// Runs `bench match` and returns its report.
+pub async fn run(args: &MatchArgs) -> anyhow::Result<String> {
+    ensure!(args.entries >= 1, "--entries must be at least 1");
+    ensure!(args.connections >= 1, "--connections must be at least 1");
+    ensure!(args.rounds >= 1, "--rounds must be at least 1");
+    install_crypto_provider();
+    let (data_dir, temporary) = match &args.data_dir {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("integrity-bench-match-{}", Uuid::now_v7())),
+            true,
+        ),
+    };
+    let result = measure(args, &data_dir).await;
+    if temporary && let Err(error) = std::fs::remove_dir_all(&data_dir) {
+        eprintln!("warning: could not remove {}: {error}", data_dir.display());
+    }
+    result
+}
+
+async fn measure(args: &MatchArgs, data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let today = clock.today_shanghai();
+    let mut settings = Settings::load(None)?;
+    settings.node.data_dir = data_dir.to_path_buf();
+    settings.http.listen = "127.0.0.1:0".parse()?;
+    settings.log.filter = "error".into();
+    let world = Arc::new(World::new(today)?);
+    let mut report = String::new();
+    let n = args.entries;
+    writeln!(report, "integrity-node bench match")?;
+
+    // 1. Data.
+    let store = open_store(&settings).await?;
+    store.close().await?;
+    let store = connect(&settings).await?;
+    let held = store.count_list_entries().await?;
+    if held == n {
+        writeln!(
+            report,
+            "  data        {n} list entries already in {} (reused)",
+            data_dir.display()
+        )?;
+    } else {
+        ensure!(
+            held == 0,
+            "{} holds {held} list entries, not {n}; use an empty or another --data-dir",
+            data_dir.display()
+        );
+        eprintln!("generating and inserting {n} list entries …");
+        let elapsed = load(world.clone(), &store, n).await?;
+        writeln!(
+            report,
+            "  data        {n} list entries generated and inserted in {:.1} s ({:.0} entries/s; not a target)",
+            elapsed.as_secs_f64(),
+            n as f64 / elapsed.as_secs_f64()
+        )?;
+    }
+    store.close().await?;
+    let db_bytes: u64 = ["integrity.sqlite3", "integrity.sqlite3-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(data_dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum();
+    writeln!(
+        report,
+        "  database    {:.2} GiB on disk (embedded SQLite, WAL)",
+        db_bytes as f64 / f64::from(1u32 << 30)
+    )?;
+
+    // 2. Index build, on its own.
+    eprintln!("building the match index …");
+    let build = build_index(&settings).await?;
+    let per_entry = |bytes: u64| bytes as f64 / build.entries.max(1) as f64;
+    writeln!(
+        report,
+        "  index build {:.1} s for {} entries (Matcher::start: read, normalise, sort)   target <= 60 s: {}",
+        build.elapsed.as_secs_f64(),
+        build.entries,
+        met(build.elapsed.as_secs_f64() <= 60.0)
+    )?;
+    writeln!(
+        report,
+        "  index RAM   {:.1} B/entry in the index's structures ({:.0} MiB); resident growth {:.1} B/entry ({:.0} MiB); peak resident during the build {:.0} MiB   target <= 150 B/entry: {}",
+        per_entry(build.heap_bytes as u64),
+        build.heap_bytes as f64 / 1048576.0,
+        per_entry(build.resident_delta),
+        build.resident_delta as f64 / 1048576.0,
+        build.peak_resident as f64 / 1048576.0,
+        met(per_entry(build.heap_bytes as u64) <= 150.0 && per_entry(build.resident_delta) <= 150.0)
+    )?;
+
+    // 3. The node, with a key of scope `match`.
+    let now = clock.now();
+    let (key, secret) = bench_key(now)?;
+    let store = open_store(&settings).await?;
+    store
+        .insert_key(
+            &key,
+            now,
+            AuditEntry {
+                actor_kind: "cli".into(),
+                actor_id: "bench".into(),
+                action: "keys.create".into(),
+                resource: format!("key:{}", key.prefix),
+                outcome: "ok".into(),
+                request_id: "bench-match".into(),
+                detail: "bench match".into(),
+            },
+        )
+        .await?;
+    store.close().await?;
+    eprintln!("starting the node …");
+    let started = Instant::now();
+    let app = Application::build(settings.clone(), clock.clone()).await?;
+    let node_start = started.elapsed();
+    let node_url = format!("{}/api/v1/match", app.base_url());
+    let state = app.state().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let node = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    writeln!(
+        report,
+        "  node start  {:.1} s (Application::build, index included)",
+        node_start.as_secs_f64()
+    )?;
+
+    let as_of = format!("{today}T09:30:00+08:00");
+    let bodies: Vec<Bytes> = (0..REQUESTS as u64)
+        .map(|r| world.request(r, 1 + (mix(r ^ 0x5) % 5) as usize, n, &as_of))
+        .collect::<anyhow::Result<_>>()?;
+    let bodies = Arc::new(bodies);
+    let client = reqwest::Client::new();
+    let (mix, answers) = one_pass(&client, &node_url, &secret, &bodies[..1_000]).await?;
+    // The bare server answers a typical answer: the first one of median size.
+    let mut sizes: Vec<usize> = answers.iter().map(Bytes::len).collect();
+    sizes.sort_unstable();
+    let median_size = sizes[sizes.len() / 2];
+    let fixed = answers
+        .iter()
+        .find(|a| a.len() == median_size)
+        .cloned()
+        .unwrap_or_default();
+    let bare = serve_bare(fixed.clone()).await?;
+    let bare_url = format!("http://{bare}/api/v1/match");
+    writeln!(
+        report,
+        "  workload    {} distinct requests of 1-5 bidders (mean {:.1}); first 1,000: {:.1} % block, {:.1} % review, {:.1} % clear, {:.1} % invalid, {:.2} hits/bidder; answers {:.0} B mean; bare server answers a fixed {} B body",
+        REQUESTS,
+        mix.bidders as f64 / mix.requests as f64,
+        100.0 * mix.block as f64 / mix.bidders as f64,
+        100.0 * mix.review as f64 / mix.bidders as f64,
+        100.0 * mix.clear as f64 / mix.bidders as f64,
+        100.0 * mix.invalid as f64 / mix.bidders as f64,
+        mix.hits as f64 / mix.bidders as f64,
+        mix.answer_bytes as f64 / mix.requests as f64,
+        fixed.len()
+    )?;
+
+    eprintln!("load rounds …");
+    drive(&bare_url, &secret, &bodies, args.connections, 1).await?;
+    drive(&node_url, &secret, &bodies, args.connections, 1).await?;
+    let mut bare_rounds = Vec::new();
+    let mut node_rounds = Vec::new();
+    for _ in 0..args.rounds {
+        bare_rounds.push(drive(&bare_url, &secret, &bodies, args.connections, args.seconds).await?);
+        node_rounds.push(drive(&node_url, &secret, &bodies, args.connections, args.seconds).await?);
+    }
+    let (bare_rate, node_rate) = (rate(&bare_rounds), rate(&node_rounds));
+    let node_p99 = median(&node_rounds, |r| r.p99_us);
+    writeln!(
+        report,
+        "  load        {} connections, {} s x {} rounds per server, alternating",
+        args.connections, args.seconds, args.rounds
+    )?;
+    writeln!(
+        report,
+        "  bare hyper  {bare_rate:>8.0} req/s   p50 {:>6} us   p99 {:>6} us",
+        median(&bare_rounds, |r| r.p50_us),
+        median(&bare_rounds, |r| r.p99_us)
+    )?;
+    writeln!(
+        report,
+        "  match API   {node_rate:>8.0} req/s   p50 {:>6} us   p99 {:>6} us   target p99 <= 5 ms: {}",
+        median(&node_rounds, |r| r.p50_us),
+        node_p99,
+        met(node_p99 <= 5_000)
+    )?;
+    let ratio = node_rate / bare_rate.max(f64::MIN_POSITIVE);
+    writeln!(
+        report,
+        "  ratio       {ratio:.3} (match / bare)   target >= 0.6: {}",
+        met(ratio >= 0.6)
+    )?;
+
+    // 4. A 1,000-bidder batch.
+    let batch = world.request(1 << 40, BATCH_BIDDERS, n, &as_of)?;
+    let router = crate::api::router(state.clone());
+    batch_server_times(router.clone(), &batch, &secret, 2).await?;
+    let (server, answer_bytes) =
+        batch_server_times(router, &batch, &secret, args.batch_runs.max(1)).await?;
+    let over_http = batch_http_times(&node_url, &batch, &secret, args.batch_runs.max(1)).await?;
+    let server_p50 = percentile_us(&server, 0.5);
+    writeln!(
+        report,
+        "  batch       1,000 bidders ({} B request, {} B answer), {} runs, idle node: server time (router in-process) p50 {} us, p90 {} us, max {} us; over HTTP p50 {} us   target <= 5 ms: {}",
+        batch.len(),
+        answer_bytes,
+        server.len(),
+        server_p50,
+        percentile_us(&server, 0.9),
+        percentile_us(&server, 1.0),
+        percentile_us(&over_http, 0.5),
+        met(server_p50 <= 5_000)
+    )?;
+    writeln!(
+        report,
+        "| N | build s | index B/entry | RSS B/entry | bare req/s | match req/s | ratio | match p50 / p99 ms | batch server p50 ms |"
+    )?;
+    writeln!(
+        report,
+        "| {n} | {:.1} | {:.1} | {:.1} | {bare_rate:.0} | {node_rate:.0} | {ratio:.3} | {:.2} / {:.2} | {:.2} |",
+        build.elapsed.as_secs_f64(),
+        per_entry(build.heap_bytes as u64),
+        per_entry(build.resident_delta),
+        median(&node_rounds, |r| r.p50_us) as f64 / 1e3,
+        node_p99 as f64 / 1e3,
+        server_p50 as f64 / 1e3
+    )?;
+    let _ = stop.send(());
+    node.await??;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::citizen_id::CitizenId;
+    use crate::domain::names::normalize_company;
+    use time::macros::date;
+
+    #[test]
+    fn generated_entries_are_valid_and_distinct() {
+        let world = World::new(date!(2026 - 11 - 22)).unwrap();
+        let mut usccs = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        let mut lists = std::collections::BTreeMap::<String, usize>::new();
+        let total = 2_000;
+        for n in 0..total {
+            let entry = world.entry(n, total).unwrap();
+            Uscc::parse(&entry.subject_code).unwrap();
+            if let Some(id) = entry
+                .legal_representative
+                .as_ref()
+                .and_then(|r| r.id_number.as_deref())
+            {
+                CitizenId::parse(id).unwrap();
+            }
+            assert!(
+                entry.subject_name.chars().count() >= 6,
+                "{}",
+                entry.subject_name
+            );
+            assert!(normalize_company(&entry.subject_name).key.chars().count() >= 2);
+            if let Some(to) = entry.effective_to {
+                assert!(to >= entry.effective_from);
+            }
+            assert!(ids.insert(entry.id));
+            usccs.insert(entry.subject_code.clone());
+            *lists.entry(entry.list.clone()).or_default() += 1;
+            let payload = serde_json::to_string(&entry).unwrap();
+            assert_eq!(serde_json::from_str::<ListEntry>(&payload).unwrap(), entry);
+        }
+        // About one entry in 20 repeats the subject before it.
+        assert!(
+            usccs.len() > 1_850 && usccs.len() < 1_950,
+            "{}",
+            usccs.len()
+        );
+        assert!(lists["serious_dishonesty"] > 700 && lists["judgment_defaulters"] > 700);
+        assert!(lists["red_list"] > 50);
+        // Clear subjects (past the data set) never share a USCC with a listed one.
+        for s in total..total + 2_000 {
+            assert!(!usccs.contains(&world.uscc(s).unwrap()));
+        }
+    }
+
+    #[test]
+    fn requests_have_the_api_shape() {
+        let world = World::new(date!(2026 - 11 - 22)).unwrap();
+        let body: Value =
+            serde_json::from_slice(&world.request(7, 5, 1_000, "2026-11-22").unwrap()).unwrap();
+        assert_eq!(body["bidders"].as_array().unwrap().len(), 5);
+        let parsed: crate::api::matching::MatchIn = serde_json::from_value(body).unwrap();
+        assert_eq!(parsed.project.unwrap().kind.as_deref(), Some("bidding"));
+    }
+}
