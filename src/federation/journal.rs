@@ -131,6 +131,21 @@ impl Stream {
 
 /// The exact bytes an origin signs for an event of `stream`.
 pub fn stream_signing_bytes(stream: Stream, header: EventHeader<'_>, payload: &str) -> Vec<u8> {
+    stream_signing_bytes_for_digest(stream, header, &payload_digest(payload))
+}
+
+/// SHA-256 of an event payload: what a signature covers of it.
+pub fn payload_digest(payload: &str) -> [u8; 32] {
+    Sha256::digest(payload.as_bytes()).into()
+}
+
+/// [`stream_signing_bytes`] from the payload's [`payload_digest`], so that a writer can hash
+/// payloads before it takes the write lock and assigns sequence numbers.
+pub fn stream_signing_bytes_for_digest(
+    stream: Stream,
+    header: EventHeader<'_>,
+    payload_digest: &[u8; 32],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     let mut field = |bytes: &[u8]| {
         out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
@@ -142,7 +157,7 @@ pub fn stream_signing_bytes(stream: Stream, header: EventHeader<'_>, payload: &s
     field(header.record_id.as_bytes());
     field(&header.record_version.to_be_bytes());
     field(header.change_kind.as_bytes());
-    field(&Sha256::digest(payload.as_bytes()));
+    field(payload_digest);
     out
 }
 

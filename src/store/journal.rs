@@ -16,7 +16,9 @@ use super::entities::{journal_events, records};
 use super::{Store, StoreError};
 use crate::domain::region::RegionCode;
 use crate::domain::vocab::ChangeKind;
-use crate::federation::journal::{EventHeader, SigningKey, signing_bytes};
+use crate::federation::journal::{
+    EventHeader, SigningKey, Stream, signing_bytes, stream_signing_bytes_for_digest,
+};
 
 /// Rows per INSERT: 9 columns × 1,000 stays far below both backends' parameter limits.
 const INSERT_CHUNK: usize = 1_000;
@@ -106,6 +108,92 @@ impl JournalWriter {
             signer_key: Set(self.signer.public_key_b64().to_owned()),
             journaled_at: Set(at),
         })
+    }
+}
+
+/// Below this many events a batch is signed on the calling task: handing work to the blocking
+/// pool costs more than it saves.
+const PARALLEL_SIGNING_FROM: usize = 64;
+
+impl JournalWriter {
+    /// Starts signing the `Created` events of a batch: `items` are (record id, payload digest)
+    /// in sequence order from `first_seq`. Ed25519 signing is the largest CPU cost of a batch
+    /// write and must happen under the write lock (the sequence number is signed), so it is
+    /// spread over the blocking pool, one chunk per core, and runs while the caller writes the
+    /// records and their versions; [`SigningJob::finish`] collects the signatures in order.
+    pub(super) fn sign_created(&self, first_seq: i64, items: Vec<(Uuid, [u8; 32])>) -> SigningJob {
+        let origin = self.origin.to_string();
+        if items.len() < PARALLEL_SIGNING_FROM {
+            return SigningJob::Ready(sign_chunk(&self.signer, &origin, first_seq, &items));
+        }
+        let workers = std::thread::available_parallelism()
+            .map_or(2, std::num::NonZeroUsize::get)
+            .clamp(1, 8);
+        let per_worker = items.len().div_ceil(workers);
+        let mut jobs = Vec::with_capacity(workers);
+        for (index, chunk) in items.chunks(per_worker).enumerate() {
+            let signer = Arc::clone(&self.signer);
+            let origin = origin.clone();
+            let chunk = chunk.to_vec();
+            let start = first_seq + (index * per_worker) as i64;
+            jobs.push(tokio::task::spawn_blocking(move || {
+                sign_chunk(&signer, &origin, start, &chunk)
+            }));
+        }
+        SigningJob::Running(jobs)
+    }
+}
+
+fn sign_chunk(
+    signer: &SigningKey,
+    origin: &str,
+    first_seq: i64,
+    items: &[(Uuid, [u8; 32])],
+) -> Vec<String> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, (record_id, digest))| {
+            let header = EventHeader {
+                origin,
+                seq: first_seq + i as i64,
+                record_id: *record_id,
+                record_version: 1,
+                change_kind: ChangeKind::Created.as_str(),
+            };
+            signer.sign(&stream_signing_bytes_for_digest(
+                Stream::Records,
+                header,
+                digest,
+            ))
+        })
+        .collect()
+}
+
+/// Signatures being computed by [`JournalWriter::sign_created`].
+pub(super) enum SigningJob {
+    /// Signed on the calling task.
+    Ready(Vec<String>),
+    /// Chunks signing on the blocking pool, in sequence order.
+    Running(Vec<tokio::task::JoinHandle<Vec<String>>>),
+}
+
+impl SigningJob {
+    /// The signatures, in sequence order.
+    pub(super) async fn finish(self) -> Result<Vec<String>, StoreError> {
+        match self {
+            SigningJob::Ready(signatures) => Ok(signatures),
+            SigningJob::Running(jobs) => {
+                let mut out = Vec::new();
+                for job in jobs {
+                    out.extend(
+                        job.await
+                            .map_err(|_| StoreError::Corrupt("journal signing task".into()))?,
+                    );
+                }
+                Ok(out)
+            }
+        }
     }
 }
 
