@@ -265,7 +265,7 @@ struct CheckedEvent {
 enum Checked {
     /// A record change: the record at the event's version.
     Record {
-        model: records::Model,
+        model: Box<records::Model>,
         snapshot: serde_json::Value,
     },
     /// A skip marker, signed by `signer` (a node on the path from the origin to the sender).
@@ -405,7 +405,10 @@ fn check_event(
     let snapshot = serde_json::to_value(&model).map_err(|_| malformed(&event, "payload"))?;
     Ok(CheckedEvent {
         event,
-        checked: Checked::Record { model, snapshot },
+        checked: Checked::Record {
+            model: Box::new(model),
+            snapshot,
+        },
     })
 }
 
@@ -660,7 +663,7 @@ impl Store {
                         ack.skipped += 1;
                         continue;
                     }
-                    Checked::Record { model, snapshot } => (model, snapshot),
+                    Checked::Record { model, snapshot } => (*model, snapshot),
                 };
                 versions.push(record_versions::ActiveModel {
                     record_id: Set(model.id.clone()),

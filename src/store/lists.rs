@@ -956,11 +956,9 @@ impl Store {
         let heads = self.list_heads().await?;
         let floors = self.list_floors().await?;
         let mut snapshot = BTreeMap::new();
-        let mut deltas = BTreeMap::new();
         for (issuer, head) in &heads {
             let from = after.get(issuer).copied().unwrap_or(0);
             if from >= *head {
-                deltas.insert(issuer.clone(), from);
                 continue;
             }
             let floor = floors.get(issuer).copied().unwrap_or(0);
@@ -980,8 +978,6 @@ impl Store {
             };
             if take_snapshot {
                 snapshot.insert(issuer.clone(), *head);
-            } else {
-                deltas.insert(issuer.clone(), from);
             }
         }
         // Issuers to snapshot are left out of the changes: mark them as caught up.

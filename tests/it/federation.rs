@@ -100,9 +100,10 @@ impl Federation {
     }
 }
 
-/// Waits until `app` holds `seq` events of `origin`.
+/// Waits until `app` holds `seq` events of `origin` (up to a minute: the machine running the
+/// suite may be shared, and thousands of events over PostgreSQL take a while there).
 pub(crate) async fn wait_for(app: &TestApp, origin: &str, seq: i64) {
-    for _ in 0..300 {
+    for _ in 0..1_200 {
         let held = app.state.store.journal_watermarks().await.unwrap();
         if held.get(origin).copied().unwrap_or(0) >= seq {
             return;
