@@ -459,3 +459,76 @@ async fn forged_and_misplaced_skip_markers_are_refused_and_replays_change_nothin
     assert_eq!(body["held"]["445122"], 3);
     assert_eq!(body["discarded"][0]["seq"], 2);
 }
+
+#[tokio::test]
+async fn a_relay_discards_what_its_parent_refuses_and_signs_for_it() {
+    let federation = Federation::new();
+    let province = federation.spawn("440000", None, 0).await;
+    // The province holds a wrong key for 饶平县 (as if pinned from a forged first event): it
+    // refuses every 饶平县 event the city relays, though the city accepted them.
+    let wrong_key =
+        SigningKey::from_pem_file(&federation.node_dir("445103").join("signing.key")).unwrap();
+    let db = sea_orm::Database::connect(province.settings.database_url().as_str())
+        .await
+        .unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &db,
+        &format!(
+            "INSERT INTO federation_peer_keys (origin, signer_key, first_seen_at) VALUES ('445122', '{}', '2026-06-15 02:00:00+00:00')",
+            wrong_key.public_key_b64()
+        ),
+    )
+    .await
+    .unwrap();
+    let city = federation
+        .spawn_with("445100", Some(&province.base_url), 0, |s| {
+            s.federation.max_backoff_secs = 600;
+        })
+        .await;
+    let county = federation.spawn("445122", Some(&city.base_url), 0).await;
+    let created = county
+        .create_record(&record(ENTERPRISE, "R-1"), StatusCode::CREATED)
+        .await;
+    wait_for(&city, "445122", 1).await;
+    let mut problem = None;
+    for _ in 0..200 {
+        let body = status(&city).await;
+        if let Some(first) = body["parent"]["open_problems"].as_array().unwrap().first() {
+            problem = Some(first.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let problem = problem.expect("the province's refusal reaches the city's problem queue");
+    assert_eq!(
+        (problem["origin"].as_str(), problem["seq"].as_i64()),
+        (Some("445122"), Some(1))
+    );
+    let id = problem["id"].as_str().unwrap();
+    let reason = "省级节点登记的饶平县签名密钥有误，经核实放弃该事件";
+    let discarded = city
+        .post(
+            &format!("/api/v1/federation/problems/{id}/discard"),
+            Some(&city.token(Role::Admin, None)),
+            &json!({"reason": reason}),
+        )
+        .await;
+    assert_eq!(discarded.status, StatusCode::OK, "{}", discarded.text);
+    assert_eq!(discarded.body["discarded_by"], "445100");
+    assert_eq!(discarded.body["record_id"], created.body["id"]);
+
+    // The province holds 饶平县's seq 1 as the city's signed skip, and no record.
+    wait_for(&province, "445122", 1).await;
+    assert_eq!(count_records(&province, ENTERPRISE).await, 0);
+    let shown = status(&province).await["discarded"][0].clone();
+    assert_eq!(shown["discarded_by"], "445100", "{shown}");
+    assert_eq!(
+        shown["signer_key"],
+        city.state.store.node_public_key().unwrap().as_str()
+    );
+    // The city still holds the record it applied, and the county knows nothing went wrong
+    // on its own link.
+    assert_eq!(count_records(&city, ENTERPRISE).await, 1);
+    assert_eq!(status(&county).await["parent"]["lag_events"], 0);
+    assert_eq!(status(&city).await["parent"]["lag_events"], 0);
+}

@@ -679,6 +679,66 @@ async fn a_child_that_joins_late_takes_a_snapshot_then_follows_the_changes() {
         assert_eq!(gone.status, StatusCode::CONFLICT, "{}", gone.text);
         assert_eq!(gone.code(), "snapshot_epoch_unavailable");
     }
+    // A snapshot page that does not verify, or comes out of order, is refused before anything
+    // is staged; a snapshot without its own epoch's change is never swapped in.
+    let page: integrity_exchange::federation::wire::ListSnapshotPage = federation
+        .client("445100")
+        .get(format!(
+            "{}/federation/v1/lists/snapshot?issuer=100000&epoch=22",
+            province.base_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.entries.len(), 13);
+    assert!(page.next_after.is_none());
+    let bystander = federation.spawn("445122", None, 0).await;
+    let me = RegionCode::parse("445122").unwrap();
+    let parent = RegionCode::parse("445100").unwrap();
+    let mut tampered = page.clone();
+    tampered.entries[3].payload = tampered.entries[3].payload.replace("串通投标", "无");
+    assert!(matches!(
+        bystander
+            .state
+            .store
+            .stage_snapshot_page(me, parent, &tampered, None)
+            .await,
+        Err(ApplyError::BadSignature { .. })
+    ));
+    let mut shuffled = page.clone();
+    shuffled.entries.swap(0, 1);
+    assert!(matches!(
+        bystander
+            .state
+            .store
+            .stage_snapshot_page(me, parent, &shuffled, None)
+            .await,
+        Err(ApplyError::Malformed { .. })
+    ));
+    let mut partial = page.clone();
+    partial.entries.retain(|change| change.seq != 22);
+    bystander
+        .state
+        .store
+        .stage_snapshot_page(me, parent, &partial, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        bystander
+            .state
+            .store
+            .swap_snapshot("100000", 22, 22, test_now(), audit_entry())
+            .await,
+        Err(ApplyError::Malformed { .. })
+    ));
+    assert!(
+        national_entries(&bystander).await.is_empty(),
+        "nothing swapped in"
+    );
+
     let city = federation
         .spawn("445100", Some(&province.base_url), 0)
         .await;
