@@ -331,6 +331,10 @@ impl Application {
                                 watcher.watch(connection.into_owned()).await
                             }
                             Ok(Err(error)) => {
+                                // A client certificate from another CA ends here, before any
+                                // handler: counted, so refused peers are visible in metrics.
+                                metrics::counter!("integrity_tls_handshake_failures_total")
+                                    .increment(1);
                                 tracing::debug!(peer = %peer, error = %error, "TLS handshake failed");
                                 return;
                             }

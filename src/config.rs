@@ -162,6 +162,10 @@ pub struct FederationSettings {
     /// A child's copy of its ancestors' lists counts as stale after this long without a
     /// successful pull.
     pub list_stale_after_secs: u64,
+    /// A child this many list changes or more behind an issuer is sent a snapshot of the
+    /// issuer's entries instead of the changes, when it starts from nothing or the changes
+    /// outnumber the entries (`ARCHITECTURE.md`, "Snapshots").
+    pub list_snapshot_min_changes: u64,
     /// Working days within which a correction or revocation must reach the provincial
     /// platform (seed 000: 5).
     pub correction_deadline_working_days: u32,

@@ -96,6 +96,30 @@ fn describe() {
             "Failed list pulls from the parent",
         ),
         (
+            "integrity_list_snapshots_total",
+            "List snapshots taken from the parent and swapped in, per issuer",
+        ),
+        (
+            "integrity_list_snapshot_entries_total",
+            "Entries received in list snapshots, per issuer",
+        ),
+        (
+            "integrity_federation_refused_total",
+            "Pushes and pulls a child made that this node refused, by peer region and code",
+        ),
+        (
+            "integrity_federation_discarded_events_total",
+            "Refused events an administrator discarded here with a signed reason",
+        ),
+        (
+            "integrity_federation_skipped_events_total",
+            "Skip markers (discarded events) received from children and applied, by peer",
+        ),
+        (
+            "integrity_tls_handshake_failures_total",
+            "TLS handshakes that failed, e.g. a client certificate from another CA",
+        ),
+        (
             "integrity_match_bidders_total",
             "Bidders screened, by verdict",
         ),

@@ -15,7 +15,7 @@ use super::extract::{AppJson, Authorized, Caller, Policy, RequestId};
 use crate::app::PeerCertificate;
 use crate::audit::AuditEntry;
 use crate::domain::region::RegionCode;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemItem};
 use crate::federation::identity::region_of_certificate;
 use crate::federation::wire::{BatchAck, EventBatch, MAX_BATCH_EVENTS, WireEvent};
 use crate::gateway::Admission;
@@ -49,6 +49,7 @@ impl FromRequestParts<AppState> for ChildPeer {
             ));
         }
         let certificate = parts.extensions.get::<PeerCertificate>().ok_or_else(|| {
+            metrics::counter!("integrity_federation_refused_total", "peer" => "unknown", "code" => "client_certificate_required").increment(1);
             ApiError::unauthenticated(
                 "client_certificate_required",
                 "this endpoint is for child nodes: connect with the node certificate issued by the federation CA",
@@ -56,6 +57,7 @@ impl FromRequestParts<AppState> for ChildPeer {
             )
         })?;
         let region = region_of_certificate(&certificate.0).map_err(|error| {
+            metrics::counter!("integrity_federation_refused_total", "peer" => "unknown", "code" => "certificate_without_region").increment(1);
             let mut api = ApiError::unauthenticated(
                 "certificate_without_region",
                 "the client certificate does not bind a region (SAN URI urn:integrity-exchange:region:<code>); issue it with `integrity-node pki issue`",
@@ -84,7 +86,10 @@ impl FromRequestParts<AppState> for ChildPeer {
     }
 }
 
-fn apply_problem(error: &ApplyError) -> ApiError {
+/// The problem answered for a refused batch. When the refusal names an event, `errors[0]`
+/// points at it: `index` is its position in the batch, `field` is `events`, so the child can
+/// put exactly that event in its problem queue (and an administrator can discard it).
+fn apply_problem(error: &ApplyError, keys: &[(String, i64)]) -> ApiError {
     let (status, code) = match error {
         ApplyError::OutOfScope { .. } => (StatusCode::FORBIDDEN, "origin_out_of_scope"),
         ApplyError::BadSignature { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "bad_signature"),
@@ -103,12 +108,26 @@ fn apply_problem(error: &ApplyError) -> ApiError {
         api.retry_after_secs = Some(5);
         return api;
     }
-    ApiError::new(
+    let api = ApiError::new(
         status,
         code,
         format!("{error}; nothing in the batch was applied"),
         format!("批次被拒绝，未应用任何事件：{error}"),
-    )
+    );
+    let index = error.event().and_then(|(origin, seq)| {
+        keys.iter()
+            .position(|(o, s)| o.as_str() == origin && *s == seq)
+    });
+    match (index, error.event()) {
+        (Some(index), Some((origin, seq))) => api.with_items(vec![ProblemItem {
+            index: Some(index),
+            field: Some("events".to_owned()),
+            code: code.to_owned(),
+            detail: format!("event {origin}/{seq} was refused: {error}"),
+            detail_zh: format!("事件 {origin}/{seq} 被拒绝：{error}"),
+        }]),
+        _ => api,
+    }
 }
 
 /// How long a batch that starts beyond an origin's next expected sequence number waits for the
@@ -198,6 +217,7 @@ pub async fn push_events(
     AppJson(batch): AppJson<EventBatch>,
 ) -> Result<Json<BatchAck>, ApiError> {
     if batch.sender != sender.to_string() {
+        metrics::counter!("integrity_federation_refused_total", "peer" => sender.to_string(), "code" => "sender_mismatch").increment(1);
         return Err(ApiError::forbidden(
             "sender_mismatch",
             format!(
@@ -208,6 +228,7 @@ pub async fn push_events(
         ));
     }
     if batch.events.len() > MAX_BATCH_EVENTS {
+        metrics::counter!("integrity_federation_refused_total", "peer" => sender.to_string(), "code" => "batch_too_large").increment(1);
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "batch_too_large",
@@ -216,6 +237,12 @@ pub async fn push_events(
         ));
     }
     let n_events = batch.events.len() as u64;
+    // (origin, seq) of each event, to name a refused one by its position in the answer.
+    let keys: Vec<(String, i64)> = batch
+        .events
+        .iter()
+        .map(|event| (event.origin.clone(), event.seq))
+        .collect();
     if !batch.priority {
         wait_for_predecessors(&state, &batch.events).await;
     }
@@ -245,10 +272,12 @@ pub async fn push_events(
                 .increment(ack.applied as u64);
             metrics::counter!("integrity_federation_duplicate_events_total", "peer" => sender.to_string())
                 .increment(ack.duplicates as u64);
+            metrics::counter!("integrity_federation_skipped_events_total", "peer" => sender.to_string())
+                .increment(ack.skipped as u64);
             Ok(Json(ack))
         }
         Err(error) => {
-            let problem = apply_problem(&error);
+            let problem = apply_problem(&error, &keys);
             metrics::counter!("integrity_federation_refused_total", "peer" => sender.to_string(), "code" => problem.code)
                 .increment(n_events.min(1));
             Err(problem)
@@ -346,14 +375,101 @@ pub struct ParentLinkOut {
 /// A refused batch held in the problem queue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProblemOut {
-    /// Origin of the first event of the refused batch.
+    /// Problem id (for `GET /api/v1/federation/problems/{id}` and its discard).
+    pub id: String,
+    /// Origin of the event the parent refused (or of the refused batch's first event).
     pub origin: String,
     /// Its sequence number.
     pub seq: i64,
+    /// True when the parent named this very event as invalid: it can be discarded. False
+    /// when the parent refused the batch for another reason (e.g. this node is not its child).
+    pub refused_event: bool,
     /// HTTP status the parent answered.
     pub code: String,
     /// The parent's explanation.
     pub detail: String,
+    /// When the parent first refused it (RFC 3339).
+    pub created_at: String,
+    /// `delivered` or `discarded`, once resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// How it was resolved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// When it was resolved (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn problem_out(row: crate::store::federation::ProblemRow) -> ProblemOut {
+    ProblemOut {
+        id: row.id,
+        origin: row.origin,
+        seq: row.seq,
+        refused_event: row.refused_event,
+        code: row
+            .code
+            .trim_matches(|c| c == '(' || c == ')' || c == ':')
+            .to_owned(),
+        detail: row.detail,
+        created_at: rfc3339(row.created_at),
+        outcome: row.outcome,
+        resolution: row.resolution,
+        resolved_at: row.resolved_at.map(rfc3339),
+    }
+}
+
+/// A skip marker: an event discarded with a signed reason, in place of which the origin's
+/// sequence continues upward.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkipMarkerOut {
+    /// Origin of the discarded event.
+    pub origin: String,
+    /// Its sequence number (held here as this skip marker).
+    pub seq: i64,
+    /// The record it changed.
+    pub record_id: String,
+    /// The record version it carried (never applied above the discarding node).
+    pub record_version: i32,
+    /// Its change kind.
+    pub discarded_change_kind: String,
+    /// SHA-256 (hex) of the discarded event's signed bytes.
+    pub discarded_event_sha256: String,
+    /// Why it was discarded.
+    pub reason: String,
+    /// The node that discarded it and signed this marker.
+    pub discarded_by: String,
+    /// The administrator at that node.
+    pub actor: String,
+    /// When (RFC 3339).
+    pub discarded_at: String,
+    /// Ed25519 signature of the discarding node, base64.
+    pub signature: String,
+    /// The discarding node's public key, base64.
+    pub signer_key: String,
+}
+
+fn skip_out(skip: crate::store::federation::SkipOut) -> SkipMarkerOut {
+    let marker = skip.marker;
+    SkipMarkerOut {
+        origin: marker.origin,
+        seq: marker.seq,
+        record_id: marker.record_id.to_string(),
+        record_version: marker.record_version,
+        discarded_change_kind: marker.discarded_change_kind,
+        discarded_event_sha256: marker.discarded_event_sha256,
+        reason: marker.reason,
+        discarded_by: marker.discarded_by,
+        actor: marker.actor,
+        discarded_at: marker.discarded_at,
+        signature: skip.signature,
+        signer_key: skip.signer_key,
+    }
 }
 
 /// Federation status of this node.
@@ -369,6 +485,10 @@ pub struct FederationStatusOut {
     /// The parent link, when configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentLinkOut>,
+    /// Events discarded (skip markers held here: discarded at this node, or received from
+    /// below), newest first, at most 100. Each seq in `held` is an applied event or one of
+    /// these.
+    pub discarded: Vec<SkipMarkerOut>,
     /// Lists: the epoch held per issuer (this node and its ancestors) and the pull link.
     pub lists: ListsLinkOut,
 }
@@ -385,6 +505,10 @@ pub struct IssuerEpochOut {
     pub parent_held: Option<i64>,
     /// Changes known to be missing here, or the parent silent for too long.
     pub stale: bool,
+    /// The epoch of the snapshot this node's copy started from, when it took one (then it
+    /// holds the issuer's entries as at that epoch, and every change after it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_epoch: Option<i64>,
 }
 
 /// The downward (list) side of the federation.
@@ -427,11 +551,16 @@ async fn lists_link(state: &AppState) -> Result<ListsLinkOut, ApiError> {
                 })
                 .flatten();
             let stale = issuer != &me && (link_stale || parent_held.is_some_and(|p| p > *held));
+            let snapshot_epoch = cursors
+                .iter()
+                .find(|c| &c.issuer == issuer && c.base > 0)
+                .map(|c| c.base);
             IssuerEpochOut {
                 issuer: issuer.clone(),
                 held: *held,
                 parent_held,
                 stale,
+                snapshot_epoch,
             }
         })
         .collect();
@@ -443,6 +572,7 @@ async fn lists_link(state: &AppState) -> Result<ListsLinkOut, ApiError> {
                 held: 0,
                 parent_held: Some(cursor.parent),
                 stale: true,
+                snapshot_epoch: None,
             });
         }
     }
@@ -504,14 +634,7 @@ pub async fn get_federation_status(
                 .open_problems()
                 .await?
                 .into_iter()
-                .map(|(origin, seq, code, detail)| ProblemOut {
-                    origin,
-                    seq,
-                    code: code
-                        .trim_matches(|c| c == '(' || c == ')' || c == ':')
-                        .to_owned(),
-                    detail,
-                })
+                .map(problem_out)
                 .collect(),
         })
     };
@@ -523,7 +646,15 @@ pub async fn get_federation_status(
         )
         .await?;
     let lists = lists_link(&state).await?;
+    let discarded = state
+        .store
+        .recent_skips(100)
+        .await?
+        .into_iter()
+        .map(skip_out)
+        .collect();
     Ok(Json(FederationStatusOut {
+        discarded,
         lists,
         region: state.region.to_string(),
         held,
@@ -552,7 +683,8 @@ pub struct CorrectionOut {
     pub deadline: String,
     /// Per level above this node (region code): whether that level holds the change.
     pub reached: BTreeMap<String, bool>,
-    /// reached, pending, due_soon or overdue.
+    /// reached, pending, due_soon, overdue, or discarded (refused above and discarded here
+    /// with a reason: it will not reach the province).
     pub state: String,
     /// Working days left until the deadline (negative: overdue); absent once reached.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -670,6 +802,9 @@ pub async fn corrections(state: &AppState) -> Result<CorrectionsOut, ApiError> {
         .store
         .own_events_of_kinds(&me.to_string(), &["corrected", "revoked"], 500)
         .await?;
+    // Corrections discarded here never go up: they are reported as such, not as pending.
+    let seqs: Vec<i64> = events.iter().map(|event| event.seq).collect();
+    let discarded = state.store.skipped_seqs(&me.to_string(), &seqs).await?;
     let days = state.settings.federation.correction_deadline_working_days;
     let warning = i64::from(state.settings.federation.correction_warning_working_days);
     let today = state.clock.today_shanghai();
@@ -701,7 +836,10 @@ pub async fn corrections(state: &AppState) -> Result<CorrectionsOut, ApiError> {
         let (deadline, in_calendar) = add_working_days(made, days);
         covered &= in_calendar;
         let left = working_days_until(today, deadline);
-        let state_name = if at_province {
+        let is_discarded = discarded.contains(&event.seq);
+        let state_name = if is_discarded {
+            "discarded"
+        } else if at_province {
             "reached"
         } else if today > deadline {
             overdue += 1;
@@ -726,7 +864,7 @@ pub async fn corrections(state: &AppState) -> Result<CorrectionsOut, ApiError> {
             deadline: deadline.to_string(),
             reached,
             state: state_name.to_owned(),
-            working_days_left: (!at_province).then_some(left),
+            working_days_left: (!at_province && !is_discarded).then_some(left),
         });
     }
     metrics::gauge!("integrity_corrections_pending").set(pending as f64);
@@ -752,9 +890,8 @@ pub struct RetryOut {
 
 /// Retry the parent link now, after the cause of a refusal (problem queue) or an outage was
 /// fixed, instead of waiting out the back-off. Problems resolve themselves when the parent
-/// acknowledges their event; nothing is ever dropped from the journal (there is no discard:
-/// the parent applies each origin gap-free, so a withdrawn record is revoked by a new event
-/// instead). Administrators; audited.
+/// acknowledges their event; a refused event that cannot be fixed is discarded with a reason
+/// instead (`POST /api/v1/federation/problems/{id}/discard`). Administrators; audited.
 #[utoipa::path(
     post, path = "/api/v1/federation/problems/retry", tag = "federation", operation_id = "retry_parent_link",
     security(("bearer" = [])),
@@ -785,4 +922,214 @@ pub async fn retry_parent_link(
             has_parent: !state.settings.federation.parent_url.is_empty(),
         }),
     ))
+}
+
+/// Path of one problem.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProblemPath {
+    /// Problem id, as listed in the status's `parent.open_problems`.
+    pub id: String,
+}
+
+/// A discard: why the refused event is given up.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscardIn {
+    /// Why the event is discarded (mandatory, at most 1,000 characters). It is signed into the
+    /// skip marker and travels to every level above.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A problem with the event it names, as held here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemDetailOut {
+    /// The problem.
+    pub problem: ProblemOut,
+    /// The event as held in this node's journal (it stays there, even once discarded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventOut>,
+    /// The skip marker sent up in its place, once discarded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<SkipMarkerOut>,
+}
+
+/// A journal event as held here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// Origin region.
+    pub origin: String,
+    /// Sequence number at the origin.
+    pub seq: i64,
+    /// Record id.
+    pub record_id: String,
+    /// Record version after the change.
+    pub record_version: i32,
+    /// Kind of change.
+    pub change_kind: String,
+    /// The record at that version, as signed.
+    pub payload: serde_json::Value,
+    /// The origin's Ed25519 signature, base64.
+    pub signature: String,
+    /// The origin's public key, base64.
+    pub signer_key: String,
+    /// When journaled here (RFC 3339).
+    pub journaled_at: String,
+}
+
+fn problem_id(id: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(id)
+        .map(|id| id.to_string())
+        .map_err(|_| problem_not_found())
+}
+
+fn problem_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "problem_not_found",
+        "no such problem in this node's problem queue; see parent.open_problems in /api/v1/federation/status",
+        "本节点问题队列中没有该问题，请查看 /api/v1/federation/status 的 parent.open_problems",
+    )
+}
+
+/// One problem of the parent link, open or resolved, with the event it names as held in this
+/// node's journal and, once discarded, the signed skip marker sent up in its place. Staff;
+/// audited (events carry personal data).
+#[utoipa::path(
+    get, path = "/api/v1/federation/problems/{id}", tag = "federation", operation_id = "get_problem",
+    security(("bearer" = [])),
+    params(ProblemPath),
+    responses(
+        (status = 200, description = "The problem", body = ProblemDetailOut),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not staff", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such problem", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_problem(
+    State(state): State<AppState>,
+    Authorized(caller, ..): Authorized<Staff>,
+    request_id: RequestId,
+    axum::extract::Path(path): axum::extract::Path<ProblemPath>,
+) -> Result<Json<ProblemDetailOut>, ApiError> {
+    let id = problem_id(&path.id)?;
+    let detail = state
+        .store
+        .problem(&id)
+        .await?
+        .ok_or_else(problem_not_found)?;
+    state
+        .store
+        .audit(
+            state.clock.now(),
+            &caller.audit("federation.problem", format!("problem:{id}"), &request_id),
+        )
+        .await?;
+    Ok(Json(ProblemDetailOut {
+        problem: problem_out(detail.problem),
+        event: detail.event.map(|event| EventOut {
+            origin: event.origin,
+            seq: event.seq,
+            record_id: event.record_id.to_string(),
+            record_version: event.record_version,
+            change_kind: event.change_kind,
+            payload: serde_json::from_str(&event.payload).unwrap_or(serde_json::Value::Null),
+            signature: event.signature,
+            signer_key: event.signer_key,
+            journaled_at: rfc3339(event.journaled_at),
+        }),
+        skip: detail.skip.map(skip_out),
+    }))
+}
+
+/// Discard the event a problem names, with a mandatory reason, when it cannot be fixed. The
+/// node signs a skip marker (its key; the reason, the discarded event's hash, who discarded
+/// it) and sends it to the parent in the event's place, so the origin's sequence stays
+/// gap-free at every level above; the parent stores it, relays it unchanged, and applies the
+/// events after it. The event itself stays in this node's journal (`GET
+/// /api/v1/federation/problems/{id}`). Later versions of the same record still apply above
+/// (events carry the whole record). Administrators; audited.
+#[utoipa::path(
+    post, path = "/api/v1/federation/problems/{id}/discard", tag = "federation", operation_id = "discard_problem",
+    security(("bearer" = [])),
+    params(ProblemPath),
+    request_body = DiscardIn,
+    responses(
+        (status = 200, description = "Discarded: the skip marker that goes up in the event's place", body = SkipMarkerOut),
+        (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such problem", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already resolved (delivered or discarded), or the problem names no refused event", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or invalid reason", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn discard_problem(
+    State(state): State<AppState>,
+    Authorized(caller, ..): Authorized<super::extract::Admins>,
+    request_id: RequestId,
+    axum::extract::Path(path): axum::extract::Path<ProblemPath>,
+    AppJson(body): AppJson<DiscardIn>,
+) -> Result<Json<SkipMarkerOut>, ApiError> {
+    use crate::store::federation::{DiscardError, MAX_DISCARD_REASON};
+    let id = problem_id(&path.id)?;
+    if body.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason_required",
+            "a discard needs a reason: it is signed into the skip marker that every level above keeps",
+            "丢弃事件必须填写原因，原因将签入上报各级保存的跳过标记",
+        ));
+    }
+    let mut errors = Vec::new();
+    let reason = crate::domain::record::required_text(
+        "reason",
+        body.reason.as_deref(),
+        MAX_DISCARD_REASON,
+        &mut errors,
+    )
+    .ok_or_else(|| ApiError::validation(&errors))?;
+    let actor = caller.actor_id();
+    let audit = caller.audit("federation.discard", format!("problem:{id}"), &request_id);
+    let store = state.store.clone();
+    let at = state.clock.now();
+    // On its own task: the audit head must advance with the commit even if the client goes.
+    let outcome =
+        tokio::spawn(async move { store.discard_problem(&id, &reason, &actor, at, audit).await })
+            .await
+            .map_err(|error| ApiError::internal(format!("discard task failed: {error}")))?;
+    match outcome {
+        Ok(skip) => {
+            // Send the skip marker now rather than after the back-off.
+            state.federation.retry.notify_one();
+            Ok(Json(skip_out(skip)))
+        }
+        Err(DiscardError::NotFound) => Err(problem_not_found()),
+        Err(DiscardError::Resolved { outcome }) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "problem_resolved",
+            format!("the problem is already resolved ({outcome}); nothing was changed"),
+            format!(
+                "该问题已处理（{}），未作任何更改",
+                match outcome.as_str() {
+                    "delivered" => "已送达",
+                    "discarded" => "已丢弃",
+                    _ => "已处理",
+                }
+            ),
+        )),
+        Err(DiscardError::NotAnEvent) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "problem_not_an_event",
+            "the parent refused this node's link, not an event (see the problem's detail): fix the link and retry; there is no event to discard",
+            "上级拒绝的是本节点的连接而非某个事件（见问题详情），请修复后重试；没有可丢弃的事件",
+        )),
+        Err(DiscardError::EventNotHeld) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "event_not_held",
+            "the event this problem names is not in this node's journal",
+            "该问题所指事件不在本节点日志中",
+        )),
+        Err(DiscardError::Store(error)) => Err(error.into()),
+    }
 }

@@ -21,7 +21,9 @@ use crate::domain::lists::{EntryDraft, EntryEnd, EntryStatus, ListEntry, ListTyp
 use crate::domain::record::{FieldError, date_field, validate_reason};
 use crate::domain::subject::SubjectCode;
 use crate::error::{ApiError, Problem, ProblemItem};
-use crate::federation::wire::{ListChangesPage, MAX_LIST_PAGE};
+use crate::federation::wire::{
+    ListChangesPage, ListSnapshotPage, MAX_LIST_PAGE, MAX_SNAPSHOT_PAGE,
+};
 use crate::gateway::keys::Scope;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -951,6 +953,24 @@ pub struct ChangesQuery {
     /// When nothing is new, hold the request up to this many seconds (long poll; at most the
     /// request timeout less 5 s).
     pub wait_secs: Option<u64>,
+    /// The child can take snapshots (`/federation/v1/lists/snapshot`): the page may then name,
+    /// instead of changes, issuers to take a snapshot of (`snapshot`).
+    pub snapshot: Option<bool>,
+}
+
+/// Which snapshot page a child asks for.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotQuery {
+    /// Issuing node's region.
+    pub issuer: String,
+    /// The epoch to take the snapshot at (as named in a changes page's `snapshot`).
+    pub epoch: i64,
+    /// Entry id the previous page ended with (`next_after`); absent for the first page.
+    pub after: Option<uuid::Uuid>,
+    /// Most entries in the page (1–1,000, default 1,000).
+    pub limit: Option<u64>,
 }
 
 fn parse_after(after: &str) -> Result<BTreeMap<String, i64>, ApiError> {
@@ -999,8 +1019,8 @@ pub async fn pull_list_changes(
     let Query(query) = query.map_err(|_| {
         bad_query(
             "invalid_query",
-            "invalid query parameters; allowed: after, limit, wait_secs".into(),
-            "查询参数无效，允许的参数：after、limit、wait_secs",
+            "invalid query parameters; allowed: after, limit, wait_secs, snapshot".into(),
+            "查询参数无效，允许的参数：after、limit、wait_secs、snapshot",
         )
     })?;
     let after = parse_after(query.after.as_deref().unwrap_or(""))?;
@@ -1014,12 +1034,34 @@ pub async fn pull_list_changes(
     }
     let max_wait = state.settings.http.request_timeout_secs.saturating_sub(5);
     let wait = Duration::from_secs(query.wait_secs.unwrap_or(0).min(max_wait));
+    let policy = crate::store::lists::SnapshotPolicy {
+        child_can_snapshot: query.snapshot.unwrap_or(false),
+        min_changes: state.settings.federation.list_snapshot_min_changes,
+    };
     // Subscribe before reading, so a change committed in between still wakes the wait.
     let mut changed = state.store.subscribe_lists();
-    let (mut heads, mut changes) = state.store.list_changes_after(&after, limit).await?;
-    if changes.is_empty() && !wait.is_zero() {
+    let (mut heads, mut changes, mut snapshot) = state
+        .store
+        .list_changes_for_child(&after, limit, policy)
+        .await?;
+    if changes.is_empty() && snapshot.is_empty() && !wait.is_zero() {
         let _ = tokio::time::timeout(wait, changed.changed()).await;
-        (heads, changes) = state.store.list_changes_after(&after, limit).await?;
+        (heads, changes, snapshot) = state
+            .store
+            .list_changes_for_child(&after, limit, policy)
+            .await?;
+    }
+    if !snapshot.is_empty() && !policy.child_can_snapshot {
+        metrics::counter!("integrity_federation_refused_total", "peer" => child.to_string(), "code" => "snapshot_required").increment(1);
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "snapshot_required",
+            format!(
+                "this node holds the lists of {} only from a snapshot on: pull with snapshot=true and take a snapshot first",
+                snapshot.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            "本节点仅持有自快照起的名单变更，请以 snapshot=true 拉取并先获取快照",
+        ));
     }
     if !changes.is_empty() {
         // Entries can carry personal data: a peer's read is audited like a staff read.
@@ -1034,7 +1076,94 @@ pub async fn pull_list_changes(
         };
         state.store.audit(state.clock.now(), &audit).await?;
     }
-    Ok(Json(ListChangesPage { heads, changes }))
+    Ok(Json(ListChangesPage {
+        heads,
+        changes,
+        snapshot,
+    }))
+}
+
+/// A page of an issuer's lists at a fixed epoch, for a child taking a snapshot (mutual TLS).
+///
+/// Every entry the issuer had at `epoch` (ended and withdrawn ones as tombstones), by id, each
+/// as the issuer's signed change that produced its state at that epoch, so the child verifies
+/// the snapshot change by change. The epoch stays fixed across pages while the lists move on;
+/// the child stages the pages and swaps them in at once, then pulls the changes after it.
+#[utoipa::path(
+    get, path = "/federation/v1/lists/snapshot", tag = "federation", operation_id = "pull_list_snapshot",
+    security(("mtls" = [])),
+    params(SnapshotQuery),
+    responses(
+        (status = 200, description = "A page of the snapshot", body = serde_json::Value),
+        (status = 400, description = "Malformed issuer, epoch, cursor or limit", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No client certificate, or one without a region", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The certificate's region is not a child of this node", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This node cannot serve that epoch (any more): ask for the changes again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn pull_list_snapshot(
+    State(state): State<AppState>,
+    ChildPeer(child): ChildPeer,
+    request_id: RequestId,
+    query: Result<Query<SnapshotQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListSnapshotPage>, ApiError> {
+    let Query(query) = query.map_err(|_| {
+        bad_query(
+            "invalid_query",
+            "invalid query parameters; required: issuer, epoch; allowed: after, limit".into(),
+            "查询参数无效，必填：issuer、epoch；可选：after、limit",
+        )
+    })?;
+    crate::domain::region::RegionCode::parse(&query.issuer).map_err(|_| {
+        bad_query(
+            "invalid_issuer",
+            "issuer must be a region code".into(),
+            "issuer 必须是行政区划代码",
+        )
+    })?;
+    let limit = query.limit.unwrap_or(MAX_SNAPSHOT_PAGE as u64);
+    if !(1..=MAX_SNAPSHOT_PAGE as u64).contains(&limit) {
+        return Err(bad_query(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_SNAPSHOT_PAGE}"),
+            "limit 必须在 1 到 1000 之间",
+        ));
+    }
+    let page = state
+        .store
+        .list_snapshot_page(&query.issuer, query.epoch, query.after, limit)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "snapshot_epoch_unavailable",
+                format!(
+                    "this node cannot serve the lists of {} at epoch {}; pull the changes again to be told the epoch to take",
+                    query.issuer, query.epoch
+                ),
+                format!(
+                    "本节点无法提供 {} 在第 {} 版的名单快照，请重新拉取变更以获知可用版本",
+                    query.issuer, query.epoch
+                ),
+            )
+        })?;
+    // Entries can carry personal data: a peer's read is audited like a staff read.
+    let audit = AuditEntry {
+        actor_kind: "peer".into(),
+        actor_id: format!("region:{child}"),
+        action: "lists.snapshot".into(),
+        resource: "lists".into(),
+        outcome: "ok".into(),
+        request_id: request_id.0,
+        detail: format!(
+            "issuer={} epoch={} entries={}",
+            page.issuer,
+            page.epoch,
+            page.entries.len()
+        ),
+    };
+    state.store.audit(state.clock.now(), &audit).await?;
+    Ok(Json(page))
 }
 
 #[cfg(test)]

@@ -124,6 +124,10 @@ pub enum Stream {
     Records,
     /// The downward journal of list changes (header: issuer, seq, entry id and version).
     Lists,
+    /// Skip markers: a discarding node's signed statement that the event at (origin, seq)
+    /// was refused above it and discarded (header: origin, seq, the discarded event's record
+    /// id and version, change kind `discarded`). Signed by the discarding node, not the origin.
+    Skips,
 }
 
 impl Stream {
@@ -131,6 +135,7 @@ impl Stream {
         match self {
             Stream::Records => b"integrity-exchange/event/v1",
             Stream::Lists => b"integrity-exchange/list-change/v1",
+            Stream::Skips => b"integrity-exchange/skip/v1",
         }
     }
 }

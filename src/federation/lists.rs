@@ -12,7 +12,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::outbox::{LinkStatus, backoff};
-use super::wire::{ListChangesPage, MAX_LIST_PAGE};
+use super::wire::{ListChangesPage, ListSnapshotPage, MAX_LIST_PAGE, MAX_SNAPSHOT_PAGE};
 use crate::audit::AuditEntry;
 use crate::domain::lists::ListCatalogue;
 use crate::domain::region::RegionCode;
@@ -88,7 +88,7 @@ impl ListPuller {
             .client
             // Region codes, digits, ':' and ',' need no percent-encoding.
             .get(format!(
-                "{}/federation/v1/lists/changes?after={}&limit={MAX_LIST_PAGE}&wait_secs={}",
+                "{}/federation/v1/lists/changes?after={}&limit={MAX_LIST_PAGE}&wait_secs={}&snapshot=true",
                 self.parent_url,
                 cursor.join(","),
                 self.wait.as_secs()
@@ -123,6 +123,109 @@ impl ListPuller {
         )
     }
 
+    async fn fetch_snapshot_page(
+        &self,
+        issuer: &str,
+        epoch: i64,
+        after: Option<uuid::Uuid>,
+    ) -> Result<ListSnapshotPage, PullError> {
+        let mut url = format!(
+            "{}/federation/v1/lists/snapshot?issuer={issuer}&epoch={epoch}&limit={MAX_SNAPSHOT_PAGE}",
+            self.parent_url
+        );
+        if let Some(after) = after {
+            url.push_str(&format!("&after={after}"));
+        }
+        let response = self
+            .client
+            .get(url)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(|error| PullError::Transient(format!("parent unreachable: {error}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return response.json::<ListSnapshotPage>().await.map_err(|error| {
+                PullError::Transient(format!("unreadable snapshot page: {error}"))
+            });
+        }
+        let body = response.text().await.unwrap_or_default();
+        let detail: String = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["detail"].as_str().map(str::to_owned))
+            .unwrap_or(body)
+            .chars()
+            .take(500)
+            .collect();
+        let message = format!("parent answered {status} to a snapshot page: {detail}");
+        // 409: the epoch is gone (the parent took a snapshot itself); the next round asks
+        // again and is told the epoch to take.
+        Err(
+            if status.is_client_error() && ![408, 409, 429].contains(&status.as_u16()) {
+                PullError::Refused(message)
+            } else {
+                PullError::Transient(message)
+            },
+        )
+    }
+
+    /// Takes a snapshot of `issuer`'s lists at `epoch` from the parent: every page verified and
+    /// staged, then swapped in at once (`Store::swap_snapshot`). Returns the entries swapped in.
+    async fn snapshot(
+        &self,
+        issuer: &str,
+        epoch: i64,
+        stopped: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<usize, PullError> {
+        let refused = |error: crate::store::federation::ApplyError| match error {
+            crate::store::federation::ApplyError::Store(cause) => PullError::Transient(cause),
+            other => {
+                PullError::Refused(format!("refused a snapshot page from the parent: {other}"))
+            }
+        };
+        let mut after = None;
+        let head = loop {
+            let page = tokio::select! {
+                page = self.fetch_snapshot_page(issuer, epoch, after) => page?,
+                _ = stopped.changed() => return Ok(0),
+            };
+            if page.issuer != issuer || page.epoch != epoch {
+                return Err(PullError::Refused(format!(
+                    "the parent answered a snapshot of {} at {} when asked for {issuer} at {epoch}",
+                    page.issuer, page.epoch
+                )));
+            }
+            self.store
+                .stage_snapshot_page(self.region, self.parent_region, &page, after)
+                .await
+                .map_err(refused)?;
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break page.head,
+            }
+        };
+        let audit = AuditEntry {
+            actor_kind: "peer".into(),
+            actor_id: format!("region:{}", self.parent_region),
+            action: "lists.replicate".into(),
+            resource: "lists".into(),
+            outcome: "ok".into(),
+            request_id: String::new(),
+            detail: String::new(),
+        };
+        let n = self
+            .store
+            .swap_snapshot(issuer, epoch, head, (self.now)(), audit)
+            .await
+            .map_err(refused)?;
+        metrics::counter!("integrity_list_snapshots_total", "issuer" => issuer.to_owned())
+            .increment(1);
+        metrics::counter!("integrity_list_snapshot_entries_total", "issuer" => issuer.to_owned())
+            .increment(n as u64);
+        tracing::info!(issuer, epoch, entries = n, "list snapshot swapped in");
+        Ok(n)
+    }
+
     /// One round: fetch what is new and apply it; `Ok(true)` when the parent sent changes.
     /// `Ok(false)` also when `stopped` changed while
     /// the parent held the request (the wait is cancelled; an apply never is, so the audit
@@ -146,7 +249,8 @@ impl ListPuller {
             page = self.fetch(&after) => page?,
             _ = stopped.changed() => return Ok(false),
         };
-        let n = page.changes.len();
+        let n = page.changes.len() + page.snapshot.len();
+        let snapshots = page.snapshot.clone();
         let audit = AuditEntry {
             actor_kind: "peer".into(),
             actor_id: format!("region:{}", self.parent_region),
@@ -178,6 +282,10 @@ impl ListPuller {
                 .set(*head as f64);
         }
         metrics::counter!("integrity_list_changes_applied_total").increment(applied as u64);
+        let mut applied = applied;
+        for (issuer, epoch) in &snapshots {
+            applied += self.snapshot(issuer, *epoch, stopped).await?;
+        }
         let now = (self.now)();
         self.state.update(|status| {
             status.last_success_at = Some(now);

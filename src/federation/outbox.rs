@@ -70,8 +70,9 @@ enum PushError {
     Transient(String),
     /// The parent needs us to resend from its high-watermarks.
     Resync(String),
-    /// The parent refused the batch as invalid: retrying the same batch cannot help.
-    Refused(String),
+    /// The parent refused the batch as invalid: retrying the same batch cannot help. The
+    /// position in the batch of the event it named, if it named one.
+    Refused(String, Option<usize>),
 }
 
 /// The push loop. Runs until `stopped` changes.
@@ -111,16 +112,30 @@ fn to_wire(event: crate::store::journal::JournalEvent) -> WireEvent {
     }
 }
 
-/// The `detail` of a problem answer (or its raw text), shortened for status and logs.
-async fn problem_detail(response: reqwest::Response) -> String {
+/// The `detail` of a problem answer (or its raw text), shortened for status and logs, and
+/// the batch position of the event it names (`errors[0].index` with `field` `events`).
+async fn problem_answer(response: reqwest::Response) -> (String, Option<usize>) {
     let body = response.text().await.unwrap_or_default();
-    serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
+    let parsed = serde_json::from_str::<serde_json::Value>(&body).ok();
+    let index = parsed.as_ref().and_then(|v| {
+        let item = &v["errors"][0];
+        (item["field"] == "events")
+            .then(|| item["index"].as_u64())
+            .flatten()
+            .and_then(|index| usize::try_from(index).ok())
+    });
+    let detail = parsed
         .and_then(|v| v["detail"].as_str().map(str::to_owned))
         .unwrap_or(body)
         .chars()
         .take(500)
-        .collect()
+        .collect();
+    (detail, index)
+}
+
+/// The `detail` of a problem answer (or its raw text), shortened for status and logs.
+async fn problem_detail(response: reqwest::Response) -> String {
+    problem_answer(response).await.0
 }
 
 /// Back-off for the n-th consecutive failure: 100 ms doubling, capped, with ±25 % jitter so
@@ -153,18 +168,22 @@ async fn post_batch(
             .await
             .map_err(|error| PushError::Transient(format!("unreadable acknowledgement: {error}")));
     }
-    let detail = problem_detail(response).await;
+    let (detail, index) = problem_answer(response).await;
     Err(match status.as_u16() {
         409 => PushError::Resync(detail),
         429 | 500..=599 => PushError::Transient(format!("parent answered {status}: {detail}")),
-        _ => PushError::Refused(format!("parent refused the batch ({status}): {detail}")),
+        _ => PushError::Refused(
+            format!("parent refused the batch ({status}): {detail}"),
+            index,
+        ),
     })
 }
 
 /// A batch on its way: what it carried, and the parent's answer once it is in.
 struct Flight {
-    /// Origin and seq of its first event (names the batch in the problem queue).
-    first: Option<(String, i64)>,
+    /// Origin and seq of each event (names the refused event, or the batch, in the problem
+    /// queue).
+    keys: Vec<(String, i64)>,
     n_events: u64,
     priority: bool,
     answer: Result<BatchAck, PushError>,
@@ -204,7 +223,7 @@ impl Outbox {
             let detail = problem_detail(response).await;
             let message = format!("parent refused this node ({status}): {detail}");
             return Err(if status.is_client_error() && status.as_u16() != 429 {
-                PushError::Refused(message)
+                PushError::Refused(message, None)
             } else {
                 PushError::Transient(message)
             });
@@ -274,9 +293,10 @@ impl Outbox {
     }
 
     fn launch(&self, flights: &mut JoinSet<Flight>, events: Vec<WireEvent>, priority: bool) {
-        let first = events
-            .first()
-            .map(|event| (event.origin.clone(), event.seq));
+        let keys: Vec<(String, i64)> = events
+            .iter()
+            .map(|event| (event.origin.clone(), event.seq))
+            .collect();
         let n_events = events.len() as u64;
         let batch = EventBatch {
             sender: self.region.to_string(),
@@ -295,7 +315,7 @@ impl Outbox {
                 "batch answered"
             );
             Flight {
-                first,
+                keys,
                 n_events,
                 priority,
                 answer,
@@ -412,9 +432,11 @@ impl Outbox {
         Ok(())
     }
 
-    /// Records a refused batch in the problem queue.
-    async fn refused(&self, first: Option<(String, i64)>, detail: &str) {
-        if let Some((origin, seq)) = first {
+    /// Records a refused batch in the problem queue: the event the parent named, or else the
+    /// batch's first event.
+    async fn refused(&self, keys: &[(String, i64)], index: Option<usize>, detail: &str) {
+        let named = index.and_then(|index| keys.get(index));
+        if let Some((origin, seq)) = named.or(keys.first()) {
             // The HTTP status, from "parent refused the batch (422 Unprocessable …".
             let code = detail
                 .split_whitespace()
@@ -423,7 +445,7 @@ impl Outbox {
                 .unwrap_or("refused");
             let _ = self
                 .store
-                .record_problem(&origin, seq, code, detail, (self.now)())
+                .record_problem(origin, *seq, named.is_some(), code, detail, (self.now)())
                 .await;
         }
     }
@@ -485,7 +507,7 @@ impl Outbox {
                 let flight = match joined {
                     Ok(flight) => flight,
                     Err(error) => Flight {
-                        first: None,
+                        keys: Vec::new(),
                         n_events: 0,
                         priority: false,
                         answer: Err(PushError::Transient(format!("push task failed: {error}"))),
@@ -495,7 +517,7 @@ impl Outbox {
                     lanes.ordinary_in_flight = lanes.ordinary_in_flight.saturating_sub(1);
                 }
                 match flight.answer {
-                    Err(PushError::Refused(detail)) if flight.priority => {
+                    Err(PushError::Refused(detail, _)) if flight.priority => {
                         // Nothing is lost: the ordinary lane delivers these events in order,
                         // and meets any real problem with them there.
                         tracing::warn!(peer = "parent", error = %detail, "the parent refused a priority batch; the priority lane is off until restart");
@@ -514,9 +536,9 @@ impl Outbox {
                         }
                         Err(error) => failure = Some(error),
                     },
-                    Err(PushError::Refused(detail)) => {
-                        self.refused(flight.first, &detail).await;
-                        failure = Some(PushError::Refused(detail));
+                    Err(PushError::Refused(detail, index)) => {
+                        self.refused(&flight.keys, index, &detail).await;
+                        failure = Some(PushError::Refused(detail, index));
                     }
                     Err(error) => failure = Some(error),
                 }
@@ -540,7 +562,7 @@ impl Outbox {
                         self.max_backoff,
                     )
                 }
-                PushError::Refused(error) => {
+                PushError::Refused(error, _) => {
                     // The same batch would be refused again (or this node is not the parent's
                     // child): hold it, visibly, at the longest back-off rather than hammering
                     // the parent or dropping it.

@@ -12,18 +12,19 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
     QueryFilter, QueryOrder, QuerySelect,
 };
+use sha2::Digest;
 use time::OffsetDateTime;
 
 use super::entities::{
-    federation_cursors, federation_peer_keys, federation_problems, journal_events, record_versions,
-    records,
+    federation_cursors, federation_peer_keys, federation_problems, journal_events, journal_skips,
+    record_versions, records,
 };
 use super::{Store, StoreError, audit, journal};
 use crate::audit::AuditEntry;
 use crate::domain::region::RegionCode;
 use crate::domain::vocab::ChangeKind;
-use crate::federation::journal::{EventHeader, verify};
-use crate::federation::wire::{BatchAck, WireEvent};
+use crate::federation::journal::{EventHeader, Stream, verify, verify_stream};
+use crate::federation::wire::{BatchAck, DISCARDED, SkipMarker, WireEvent};
 
 /// Why a batch was refused as a whole (nothing applied).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -73,6 +74,19 @@ pub enum ApplyError {
     Store(String),
 }
 
+impl ApplyError {
+    /// The event the refusal names (origin, seq), if it names one.
+    pub fn event(&self) -> Option<(&str, i64)> {
+        match self {
+            ApplyError::OutOfScope { origin, seq, .. }
+            | ApplyError::BadSignature { origin, seq, .. }
+            | ApplyError::OutOfOrder { origin, seq, .. }
+            | ApplyError::Malformed { origin, seq, .. } => Some((origin.as_str(), *seq)),
+            ApplyError::Store(_) => None,
+        }
+    }
+}
+
 impl From<StoreError> for ApplyError {
     fn from(error: StoreError) -> Self {
         ApplyError::Store(error.to_string())
@@ -82,6 +96,126 @@ impl From<StoreError> for ApplyError {
 impl From<sea_orm::DbErr> for ApplyError {
     fn from(error: sea_orm::DbErr) -> Self {
         ApplyError::Store(StoreError::from(error).to_string())
+    }
+}
+
+/// The contiguous high-watermark of `origin`: its highest seq held as an event or as a skip
+/// marker (together they are gap-free from 1).
+/// A problem of the parent link (a batch the parent refused).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProblemRow {
+    /// Problem id.
+    pub id: String,
+    /// Origin of the event it names.
+    pub origin: String,
+    /// Sequence number of that event.
+    pub seq: i64,
+    /// Whether that event is the one the parent named as invalid (discardable), rather than
+    /// the first of a batch refused for another reason.
+    pub refused_event: bool,
+    /// The HTTP status the parent answered.
+    pub code: String,
+    /// The parent's explanation.
+    pub detail: String,
+    /// When first refused.
+    pub created_at: OffsetDateTime,
+    /// When resolved.
+    pub resolved_at: Option<OffsetDateTime>,
+    /// delivered or discarded, once resolved.
+    pub outcome: Option<String>,
+    /// How it was resolved, readable on its own.
+    pub resolution: Option<String>,
+}
+
+fn to_problem(row: federation_problems::Model) -> ProblemRow {
+    ProblemRow {
+        id: row.id,
+        origin: row.origin,
+        seq: row.seq,
+        refused_event: row.refused_event,
+        code: row.code,
+        detail: row.detail,
+        created_at: row.created_at,
+        resolved_at: row.resolved_at,
+        outcome: row.outcome,
+        resolution: row.resolution,
+    }
+}
+
+/// A problem with the event it names and, once discarded, its skip marker.
+#[derive(Clone, Debug)]
+pub struct ProblemDetail {
+    /// The problem.
+    pub problem: ProblemRow,
+    /// The event, as held in this node's journal (it is never removed, not even once
+    /// discarded).
+    pub event: Option<journal::JournalEvent>,
+    /// The skip marker that stands in its place upward, if discarded.
+    pub skip: Option<SkipOut>,
+}
+
+/// A skip marker as stored: what it says, and its signature.
+#[derive(Clone, Debug)]
+pub struct SkipOut {
+    /// The signed statement.
+    pub marker: SkipMarker,
+    /// Ed25519 signature, base64.
+    pub signature: String,
+    /// The signer's public key, base64.
+    pub signer_key: String,
+}
+
+fn to_skip(row: journal_skips::Model) -> Result<SkipOut, StoreError> {
+    Ok(SkipOut {
+        marker: serde_json::from_str(&row.payload)
+            .map_err(|_| StoreError::Corrupt("skip marker".into()))?,
+        signature: row.signature,
+        signer_key: row.signer_key,
+    })
+}
+
+/// A skip marker in the shape of a journal event (change kind `discarded`), as it is sent up.
+fn skip_event(row: journal_skips::Model) -> Result<journal::JournalEvent, StoreError> {
+    Ok(journal::JournalEvent {
+        record_id: uuid::Uuid::parse_str(&row.record_id)
+            .map_err(|_| StoreError::Corrupt("skip record id".into()))?,
+        origin: row.origin,
+        seq: row.seq,
+        record_version: row.record_version,
+        change_kind: DISCARDED.to_owned(),
+        payload: row.payload,
+        signature: row.signature,
+        signer_key: row.signer_key,
+        journaled_at: row.journaled_at,
+    })
+}
+
+/// Why a discard was refused (nothing written).
+#[derive(Debug, thiserror::Error)]
+pub enum DiscardError {
+    /// No such problem.
+    #[error("no such problem")]
+    NotFound,
+    /// Already resolved (delivered, or discarded before).
+    #[error("already resolved ({outcome})")]
+    Resolved {
+        /// delivered or discarded.
+        outcome: String,
+    },
+    /// The problem does not name a refused event (the parent refused the link, not an event).
+    #[error("the problem names no refused event")]
+    NotAnEvent,
+    /// The event is not in this node's journal.
+    #[error("the event is not held here")]
+    EventNotHeld,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sea_orm::DbErr> for DiscardError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        DiscardError::Store(error.into())
     }
 }
 
@@ -96,7 +230,20 @@ async fn high_watermark(db: &impl ConnectionTrait, origin: &str) -> Result<i64, 
         .into_tuple()
         .one(db)
         .await?;
-    Ok(last.flatten().unwrap_or(0))
+    let skipped: Option<Option<i64>> = journal_skips::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::expr(Func::max(Expr::col(journal_skips::Column::Seq))),
+            "last",
+        )
+        .filter(journal_skips::Column::Origin.eq(origin))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(last
+        .flatten()
+        .unwrap_or(0)
+        .max(skipped.flatten().unwrap_or(0)))
 }
 
 fn malformed(event: &WireEvent, reason: &'static str) -> ApplyError {
@@ -108,11 +255,93 @@ fn malformed(event: &WireEvent, reason: &'static str) -> ApplyError {
 }
 
 /// An event that passed every check that needs no database: origin in the sender's scope,
-/// signature, payload a record matching the signed header.
+/// signature, payload a record (or a skip marker) matching the signed header.
 struct CheckedEvent {
     event: WireEvent,
-    model: records::Model,
-    snapshot: serde_json::Value,
+    checked: Checked,
+}
+
+/// What a checked event carries.
+enum Checked {
+    /// A record change: the record at the event's version.
+    Record {
+        model: Box<records::Model>,
+        snapshot: serde_json::Value,
+    },
+    /// A skip marker, signed by `signer` (a node on the path from the origin to the sender).
+    Skip { signer: String },
+}
+
+/// Longest reason a skip marker may carry, in characters.
+pub const MAX_DISCARD_REASON: usize = 1_000;
+
+/// Checks a skip marker (change kind `discarded`): the signer is a node between the origin
+/// and the sender (both included: only a node that held the event can have been refused it),
+/// not this node; the payload matches the signed header; the reason is there; the signature
+/// verifies over the `Skips` stream. The signer's pinned key is checked under the lock.
+fn check_skip(
+    me: RegionCode,
+    sender: RegionCode,
+    origin: RegionCode,
+    event: WireEvent,
+) -> Result<CheckedEvent, ApplyError> {
+    let marker: SkipMarker = serde_json::from_str(&event.payload)
+        .map_err(|_| malformed(&event, "payload is not a skip marker"))?;
+    if marker.origin != event.origin
+        || marker.seq != event.seq
+        || marker.record_id != event.record_id
+        || marker.record_version != event.record_version
+    {
+        return Err(malformed(
+            &event,
+            "skip marker does not match the signed header",
+        ));
+    }
+    let trimmed = marker.reason.trim();
+    if trimmed.is_empty() || marker.reason.chars().count() > MAX_DISCARD_REASON {
+        return Err(malformed(
+            &event,
+            "a skip marker must carry a reason (at most 1,000 characters)",
+        ));
+    }
+    let signer = RegionCode::parse(&marker.discarded_by)
+        .map_err(|_| malformed(&event, "skip marker signer is not a region code"))?;
+    if signer == me
+        || !sender.is_same_or_ancestor_of(signer)
+        || !signer.is_same_or_ancestor_of(origin)
+    {
+        return Err(ApplyError::BadSignature {
+            origin: event.origin.clone(),
+            seq: event.seq,
+            reason: "a skip marker must be signed by a node between the origin and the sender",
+        });
+    }
+    let header = EventHeader {
+        origin: &event.origin,
+        seq: event.seq,
+        record_id: event.record_id,
+        record_version: event.record_version,
+        change_kind: &event.change_kind,
+    };
+    if !verify_stream(
+        Stream::Skips,
+        &event.signer_key,
+        header,
+        &event.payload,
+        &event.signature,
+    ) {
+        return Err(ApplyError::BadSignature {
+            origin: event.origin.clone(),
+            seq: event.seq,
+            reason: "skip marker signature does not verify",
+        });
+    }
+    Ok(CheckedEvent {
+        event,
+        checked: Checked::Skip {
+            signer: marker.discarded_by,
+        },
+    })
 }
 
 /// Below this many events a batch is checked on the calling thread.
@@ -132,6 +361,15 @@ fn check_event(
             seq: event.seq,
             sender: sender.to_string(),
         });
+    }
+    if event.change_kind == DISCARDED {
+        if priority {
+            return Err(malformed(
+                &event,
+                "a priority batch carries only changes to existing records, not skip markers",
+            ));
+        }
+        return check_skip(me, sender, origin, event);
     }
     let header = EventHeader {
         origin: &event.origin,
@@ -167,15 +405,17 @@ fn check_event(
     let snapshot = serde_json::to_value(&model).map_err(|_| malformed(&event, "payload"))?;
     Ok(CheckedEvent {
         event,
-        model,
-        snapshot,
+        checked: Checked::Record {
+            model: Box::new(model),
+            snapshot,
+        },
     })
 }
 
 /// Whether a change kind travels in the priority lane: every change to an existing record
 /// (corrections, revocations, repairs …), never a creation.
 pub fn is_priority_kind(change_kind: &str) -> bool {
-    change_kind != ChangeKind::Created.as_str()
+    change_kind != ChangeKind::Created.as_str() && change_kind != DISCARDED
 }
 
 /// Checks every event, on all cores for a large batch (Ed25519 verification and JSON parsing
@@ -330,6 +570,16 @@ impl Store {
         // explicitly (a dropped transaction would hold SQLite's write lock until the pool
         // gets round to rolling it back).
         let applied: Result<(BatchAck, AuditEntry), ApplyError> = async {
+            // Keys are pinned per region: an event's origin, or a skip marker's signer.
+            let pin_regions: Vec<String> = checked
+                .iter()
+                .map(|checked| match &checked.checked {
+                    Checked::Skip { signer } => signer.clone(),
+                    Checked::Record { .. } => checked.event.origin.clone(),
+                })
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let origins: Vec<String> = checked
                 .iter()
                 .map(|checked| checked.event.origin.clone())
@@ -337,7 +587,7 @@ impl Store {
                 .into_iter()
                 .collect();
             let mut pinned: HashMap<String, String> = federation_peer_keys::Entity::find()
-                .filter(federation_peer_keys::Column::Origin.is_in(origins.iter().cloned()))
+                .filter(federation_peer_keys::Column::Origin.is_in(pin_regions.iter().cloned()))
                 .all(&txn)
                 .await?
                 .into_iter()
@@ -352,18 +602,22 @@ impl Store {
             let mut newest: HashMap<String, records::Model> = HashMap::new();
             let mut versions = Vec::new();
             let mut to_journal = Vec::new();
-            for CheckedEvent {
-                event,
-                model,
-                snapshot,
-            } in checked
-            {
-                match pinned.get(&event.origin) {
+            let mut skips = Vec::new();
+            for CheckedEvent { event, checked } in checked {
+                let pin_region = match &checked {
+                    Checked::Skip { signer } => signer.clone(),
+                    Checked::Record { .. } => event.origin.clone(),
+                };
+                match pinned.get(&pin_region) {
                     Some(key) if *key != event.signer_key => {
                         return Err(ApplyError::BadSignature {
                             origin: event.origin.clone(),
                             seq: event.seq,
-                            reason: "signed with a key other than the one pinned for this origin",
+                            reason: if matches!(checked, Checked::Skip { .. }) {
+                                "skip marker signed with a key other than the one pinned for its signer"
+                            } else {
+                                "signed with a key other than the one pinned for this origin"
+                            },
                         });
                     }
                     Some(_) => {}
@@ -371,15 +625,17 @@ impl Store {
                         // Trust on first use, over a channel already authenticated by the
                         // federation CA; later events from this origin must use the same key.
                         new_pins.push(federation_peer_keys::ActiveModel {
-                            origin: Set(event.origin.clone()),
+                            origin: Set(pin_region.clone()),
                             signer_key: Set(event.signer_key.clone()),
                             first_seen_at: Set(at),
                         });
-                        pinned.insert(event.origin.clone(), event.signer_key.clone());
+                        pinned.insert(pin_region, event.signer_key.clone());
                     }
                 }
                 let hwm = watermarks.get(&event.origin).copied().unwrap_or(0);
                 if event.seq <= hwm {
+                    // A replay, or a skip marker for a seq this node already holds (the event
+                    // itself arrived first): the first one stays, idempotently.
                     ack.duplicates += 1;
                     continue;
                 }
@@ -390,6 +646,25 @@ impl Store {
                         expected: hwm + 1,
                     });
                 }
+                let (model, snapshot) = match checked {
+                    Checked::Skip { signer } => {
+                        watermarks.insert(event.origin.clone(), event.seq);
+                        skips.push(journal_skips::ActiveModel {
+                            origin: Set(event.origin),
+                            seq: Set(event.seq),
+                            record_id: Set(event.record_id.to_string()),
+                            record_version: Set(event.record_version),
+                            signer_region: Set(signer),
+                            payload: Set(event.payload),
+                            signature: Set(event.signature),
+                            signer_key: Set(event.signer_key),
+                            journaled_at: Set(at),
+                        });
+                        ack.skipped += 1;
+                        continue;
+                    }
+                    Checked::Record { model, snapshot } => (*model, snapshot),
+                };
                 versions.push(record_versions::ActiveModel {
                     record_id: Set(model.id.clone()),
                     version: Set(model.version),
@@ -431,8 +706,16 @@ impl Store {
             upsert_newer(&txn, newest.into_values().collect()).await?;
             insert_versions(&txn, versions).await?;
             journal::insert_events(&txn, to_journal).await?;
+            if !skips.is_empty() {
+                journal_skips::Entity::insert_many(skips)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
             let mut entry = audit_entry;
             entry.detail = format!("applied={} duplicates={}", ack.applied, ack.duplicates);
+            if ack.skipped > 0 {
+                entry.detail.push_str(&format!(" skipped={}", ack.skipped));
+            }
             if priority {
                 entry.detail.push_str(&format!(" early={}", ack.early));
             }
@@ -466,6 +749,7 @@ impl Store {
     }
 
     /// The highest contiguous sequence number held for each origin in the journal.
+    /// Events and skip markers together: gap-free from 1 per origin.
     pub async fn journal_watermarks(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let rows: Vec<(String, Option<i64>)> = journal_events::Entity::find()
             .select_only()
@@ -478,10 +762,23 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(origin, last)| (origin, last.unwrap_or(0)))
-            .collect())
+        let skipped: Vec<(String, Option<i64>)> = journal_skips::Entity::find()
+            .select_only()
+            .column(journal_skips::Column::Origin)
+            .column_as(
+                Expr::expr(Func::max(Expr::col(journal_skips::Column::Seq))),
+                "last",
+            )
+            .group_by(journal_skips::Column::Origin)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut out: BTreeMap<String, i64> = BTreeMap::new();
+        for (origin, last) in rows.into_iter().chain(skipped) {
+            let held = out.entry(origin).or_insert(0);
+            *held = (*held).max(last.unwrap_or(0));
+        }
+        Ok(out)
     }
 
     /// What each level above this node holds of the origins below it, per ancestor region:
@@ -585,12 +882,16 @@ impl Store {
         Ok(())
     }
 
-    /// Records that the parent refused the batch starting at `origin`/`seq` (once per event
-    /// and code while unresolved), so the refusal is visible until an operator resolves it.
+    /// Records that the parent refused a batch (once per event and code while unresolved), so
+    /// the refusal is visible until it is resolved. `refused_event` says whether
+    /// `origin`/`seq` is the very event the parent named as invalid (only such a problem can
+    /// be discarded) or just the first event of a batch refused for another reason (the
+    /// node is not a child, say).
     pub async fn record_problem(
         &self,
         origin: &str,
         seq: i64,
+        refused_event: bool,
         code: &str,
         detail: &str,
         at: OffsetDateTime,
@@ -614,6 +915,8 @@ impl Store {
             created_at: Set(at),
             resolved_at: Set(None),
             resolution: Set(None),
+            refused_event: Set(refused_event),
+            outcome: Set(None),
         })
         .exec_without_returning(&self.db)
         .await?;
@@ -634,6 +937,10 @@ impl Store {
                     federation_problems::Column::Resolution,
                     Expr::value("delivered: the parent acknowledged the event"),
                 )
+                .col_expr(
+                    federation_problems::Column::Outcome,
+                    Expr::value("delivered"),
+                )
                 .filter(federation_problems::Column::Origin.eq(origin.as_str()))
                 .filter(federation_problems::Column::Seq.lte(*seq))
                 .filter(federation_problems::Column::ResolvedAt.is_null())
@@ -643,15 +950,272 @@ impl Store {
         Ok(())
     }
 
-    /// Unresolved problems: (origin, seq, code, detail), oldest first.
-    pub async fn open_problems(&self) -> Result<Vec<(String, i64, String, String)>, StoreError> {
+    /// Unresolved problems, oldest first.
+    pub async fn open_problems(&self) -> Result<Vec<ProblemRow>, StoreError> {
         Ok(federation_problems::Entity::find()
             .filter(federation_problems::Column::ResolvedAt.is_null())
+            .order_by_asc(federation_problems::Column::Id)
             .all(&self.db)
             .await?
             .into_iter()
-            .map(|row| (row.origin, row.seq, row.code, row.detail))
+            .map(to_problem)
             .collect())
+    }
+
+    /// One problem, open or resolved, with the event it names (if held here) and the skip
+    /// marker that replaced it (if it was discarded).
+    pub async fn problem(&self, id: &str) -> Result<Option<ProblemDetail>, StoreError> {
+        let Some(row) = federation_problems::Entity::find_by_id(id.to_owned())
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let event = journal_events::Entity::find_by_id((row.origin.clone(), row.seq))
+            .one(&self.db)
+            .await?
+            .map(journal::to_event)
+            .transpose()?;
+        let skip = journal_skips::Entity::find_by_id((row.origin.clone(), row.seq))
+            .one(&self.db)
+            .await?
+            .map(to_skip)
+            .transpose()?;
+        Ok(Some(ProblemDetail {
+            problem: to_problem(row),
+            event,
+            skip,
+        }))
+    }
+
+    /// Discards the event a problem names, in one transaction with its audit row: signs a
+    /// skip marker with this node's key and journals it at the event's (origin, seq), so the
+    /// push loop sends it in the event's place; the event itself stays in the journal here.
+    /// The problem (and any other open problem of the same event) is resolved as discarded.
+    pub async fn discard_problem(
+        &self,
+        id: &str,
+        reason: &str,
+        actor: &str,
+        at: OffsetDateTime,
+        audit_entry: AuditEntry,
+    ) -> Result<SkipOut, DiscardError> {
+        let journal = self
+            .journal
+            .get()
+            .ok_or_else(|| StoreError::Corrupt("journal not enabled".into()))?;
+        let mut head = self.audit_head.lock().await;
+        let txn = self.begin_write().await?;
+        let done: Result<(SkipOut, audit::ChainHead), DiscardError> = async {
+            let row = federation_problems::Entity::find_by_id(id.to_owned())
+                .one(&txn)
+                .await?
+                .ok_or(DiscardError::NotFound)?;
+            if row.resolved_at.is_some() {
+                return Err(DiscardError::Resolved {
+                    outcome: row.outcome.unwrap_or_else(|| "resolved".to_owned()),
+                });
+            }
+            if !row.refused_event {
+                return Err(DiscardError::NotAnEvent);
+            }
+            if journal_skips::Entity::find_by_id((row.origin.clone(), row.seq))
+                .one(&txn)
+                .await?
+                .is_some()
+            {
+                return Err(DiscardError::Resolved {
+                    outcome: "discarded".to_owned(),
+                });
+            }
+            let acked = federation_cursors::Entity::find_by_id((
+                crate::federation::outbox::PARENT.to_owned(),
+                row.origin.clone(),
+            ))
+            .one(&txn)
+            .await?
+            .map_or(0, |cursor| cursor.acked_seq);
+            if acked >= row.seq {
+                return Err(DiscardError::Resolved {
+                    outcome: "delivered".to_owned(),
+                });
+            }
+            let event = journal_events::Entity::find_by_id((row.origin.clone(), row.seq))
+                .one(&txn)
+                .await?
+                .map(journal::to_event)
+                .transpose()?
+                .ok_or(DiscardError::EventNotHeld)?;
+            let me = journal.origin().to_string();
+            let discarded = crate::federation::journal::signing_bytes(
+                EventHeader {
+                    origin: &event.origin,
+                    seq: event.seq,
+                    record_id: event.record_id,
+                    record_version: event.record_version,
+                    change_kind: &event.change_kind,
+                },
+                &event.payload,
+            );
+            let marker = SkipMarker {
+                origin: event.origin.clone(),
+                seq: event.seq,
+                record_id: event.record_id,
+                record_version: event.record_version,
+                discarded_change_kind: event.change_kind.clone(),
+                discarded_event_sha256: hex::encode(sha2::Sha256::digest(&discarded)),
+                reason: reason.to_owned(),
+                discarded_by: me.clone(),
+                actor: actor.to_owned(),
+                discarded_at: at
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .map_err(|_| StoreError::Corrupt("discard time".into()))?,
+            };
+            let payload = serde_json::to_string(&marker)
+                .map_err(|_| StoreError::Corrupt("skip marker".into()))?;
+            let header = EventHeader {
+                origin: &event.origin,
+                seq: event.seq,
+                record_id: event.record_id,
+                record_version: event.record_version,
+                change_kind: DISCARDED,
+            };
+            let signature =
+                journal
+                    .signer()
+                    .sign(&crate::federation::journal::stream_signing_bytes(
+                        Stream::Skips,
+                        header,
+                        &payload,
+                    ));
+            journal_skips::Entity::insert(journal_skips::ActiveModel {
+                origin: Set(event.origin.clone()),
+                seq: Set(event.seq),
+                record_id: Set(event.record_id.to_string()),
+                record_version: Set(event.record_version),
+                signer_region: Set(me),
+                payload: Set(payload),
+                signature: Set(signature.clone()),
+                signer_key: Set(journal.signer().public_key_b64().to_owned()),
+                journaled_at: Set(at),
+            })
+            .exec_without_returning(&txn)
+            .await?;
+            federation_problems::Entity::update_many()
+                .col_expr(federation_problems::Column::ResolvedAt, Expr::value(at))
+                .col_expr(
+                    federation_problems::Column::Resolution,
+                    Expr::value(format!("discarded by {actor}: {reason}")),
+                )
+                .col_expr(
+                    federation_problems::Column::Outcome,
+                    Expr::value("discarded"),
+                )
+                .filter(federation_problems::Column::Origin.eq(row.origin.as_str()))
+                .filter(federation_problems::Column::Seq.eq(row.seq))
+                .filter(federation_problems::Column::ResolvedAt.is_null())
+                .exec(&txn)
+                .await?;
+            let mut entry = audit_entry;
+            entry.detail = format!(
+                "problem={id} event={}/{} record={} version={} reason={reason}",
+                event.origin, event.seq, event.record_id, event.record_version
+            );
+            let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
+            Ok((
+                SkipOut {
+                    marker,
+                    signature,
+                    signer_key: journal.signer().public_key_b64().to_owned(),
+                },
+                new_head,
+            ))
+        }
+        .await;
+        match done {
+            Ok((out, new_head)) => {
+                txn.commit().await?;
+                *head = new_head;
+                metrics::counter!("integrity_federation_discarded_events_total").increment(1);
+                Ok(out)
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// The newest skip markers held here (discarded here, or received from below), newest
+    /// first.
+    pub async fn recent_skips(&self, limit: u64) -> Result<Vec<SkipOut>, StoreError> {
+        journal_skips::Entity::find()
+            .order_by_desc(journal_skips::Column::JournaledAt)
+            .order_by_desc(journal_skips::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(to_skip)
+            .collect()
+    }
+
+    /// Which of `origin`'s sequence numbers in `seqs` are skip markers here.
+    pub async fn skipped_seqs(
+        &self,
+        origin: &str,
+        seqs: &[i64],
+    ) -> Result<std::collections::BTreeSet<i64>, StoreError> {
+        let mut out = std::collections::BTreeSet::new();
+        for chunk in seqs.chunks(500) {
+            let found: Vec<i64> = journal_skips::Entity::find()
+                .select_only()
+                .column(journal_skips::Column::Seq)
+                .filter(journal_skips::Column::Origin.eq(origin))
+                .filter(journal_skips::Column::Seq.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// The journal of `origin` as it goes up, for seq in (`after`, `after` + `limit`]: each
+    /// seq's event, or its skip marker where there is one (a skip marker replaces the event
+    /// it discards). Events and markers are gap-free together, so this is a range read.
+    pub async fn outgoing_events(
+        &self,
+        origin: &str,
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<journal::JournalEvent>, StoreError> {
+        let upto = after.saturating_add(i64::try_from(limit).unwrap_or(i64::MAX));
+        let events = journal_events::Entity::find()
+            .filter(journal_events::Column::Origin.eq(origin))
+            .filter(journal_events::Column::Seq.gt(after))
+            .filter(journal_events::Column::Seq.lte(upto))
+            .order_by_asc(journal_events::Column::Seq)
+            .all(&self.db)
+            .await?;
+        let skips = journal_skips::Entity::find()
+            .filter(journal_skips::Column::Origin.eq(origin))
+            .filter(journal_skips::Column::Seq.gt(after))
+            .filter(journal_skips::Column::Seq.lte(upto))
+            .all(&self.db)
+            .await?;
+        if skips.is_empty() {
+            return events.into_iter().map(journal::to_event).collect();
+        }
+        let mut merged: BTreeMap<i64, journal::JournalEvent> = BTreeMap::new();
+        for row in events {
+            merged.insert(row.seq, journal::to_event(row)?);
+        }
+        for row in skips {
+            let skip = skip_event(row)?;
+            merged.insert(skip.seq, skip);
+        }
+        Ok(merged.into_values().collect())
     }
 
     /// Events to send next: for each origin, those after `acked`, oldest first, at most
@@ -676,7 +1240,7 @@ impl Store {
         }
         let share = (limit / behind.len() as u64).max(1);
         for (origin, acked) in behind {
-            out.extend(self.journal_events(origin, acked, share).await?);
+            out.extend(self.outgoing_events(origin, acked, share).await?);
         }
         Ok(out)
     }
@@ -712,9 +1276,14 @@ impl Store {
             } else {
                 head
             };
+            let seqs: Vec<i64> = rows.iter().map(|row| row.seq).collect();
+            let skipped = self.skipped_seqs(&origin, &seqs).await?;
             scanned_to.insert(origin, reached);
             for row in rows {
-                out.push(journal::to_event(row)?);
+                // A discarded event never goes up, not even ahead of its turn.
+                if !skipped.contains(&row.seq) {
+                    out.push(journal::to_event(row)?);
+                }
             }
         }
         Ok((out, scanned_to))

@@ -13,19 +13,21 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::entities::{federation_peer_keys, list_changes, list_cursors, list_entries, records};
+use super::entities::{
+    federation_peer_keys, list_changes, list_cursors, list_entries, list_snapshot_staging, records,
+};
 use super::federation::ApplyError;
 use super::{Store, StoreError, audit};
 use crate::audit::AuditEntry;
 use crate::domain::lists::{EntryEnd, EntryStatus, ListChangeKind, ListEntry};
 use crate::domain::region::RegionCode;
 use crate::federation::journal::{EventHeader, Stream, stream_signing_bytes, verify_stream};
-use crate::federation::wire::WireListChange;
+use crate::federation::wire::{ListSnapshotPage, WireListChange};
 
 /// Rows per INSERT (at most 14 columns: far below both backends' parameter limits).
 const INSERT_CHUNK: usize = 1_000;
@@ -98,6 +100,9 @@ pub struct ListCursor {
     pub parent: i64,
     /// When the parent last answered.
     pub updated_at: OffsetDateTime,
+    /// The epoch of the snapshot this node's copy starts from (0: it holds every change from
+    /// the first). Changes can be served to children from here on only.
+    pub base: i64,
 }
 
 fn to_entry(row: &list_entries::Model) -> Result<ListEntry, StoreError> {
@@ -206,6 +211,66 @@ fn malformed(change: &WireListChange, reason: &'static str) -> ApplyError {
         seq: change.seq,
         reason,
     }
+}
+
+/// Checks one list change received from `parent` without the database: the issuer is a
+/// strict ancestor of `me`, the change kind is known, the signature verifies over the header
+/// and payload, and the payload is an entry matching the signed header.
+fn check_change(
+    me: RegionCode,
+    parent: RegionCode,
+    change: &WireListChange,
+) -> Result<ListEntry, ApplyError> {
+    let issuer = RegionCode::parse(&change.issuer)
+        .map_err(|_| malformed(change, "issuer is not a region code"))?;
+    if issuer == me || !issuer.is_same_or_ancestor_of(me) {
+        return Err(ApplyError::OutOfScope {
+            origin: change.issuer.clone(),
+            seq: change.seq,
+            sender: parent.to_string(),
+        });
+    }
+    let kind = ListChangeKind::parse(&change.change_kind)
+        .ok_or_else(|| malformed(change, "unknown change kind"))?;
+    let header = EventHeader {
+        origin: &change.issuer,
+        seq: change.seq,
+        record_id: change.entry_id,
+        record_version: change.entry_version,
+        change_kind: &change.change_kind,
+    };
+    if !verify_stream(
+        Stream::Lists,
+        &change.signer_key,
+        header,
+        &change.payload,
+        &change.signature,
+    ) {
+        return Err(ApplyError::BadSignature {
+            origin: change.issuer.clone(),
+            seq: change.seq,
+            reason: "signature does not verify",
+        });
+    }
+    let entry: ListEntry = serde_json::from_str(&change.payload)
+        .map_err(|_| malformed(change, "payload is not a list entry"))?;
+    let expected_status = match kind {
+        ListChangeKind::Issued => EntryStatus::Active,
+        ListChangeKind::Ended => EntryStatus::Ended,
+        ListChangeKind::Withdrawn => EntryStatus::Withdrawn,
+    };
+    if entry.id != change.entry_id
+        || entry.version != change.entry_version
+        || entry.issuer_region != change.issuer
+        || entry.list != change.list
+        || entry.status != expected_status
+    {
+        return Err(malformed(
+            change,
+            "payload does not match the signed header",
+        ));
+    }
+    Ok(entry)
 }
 
 impl Store {
@@ -536,6 +601,7 @@ impl Store {
                 held: row.held_seq,
                 parent: row.parent_seq,
                 updated_at: row.updated_at,
+                base: row.base_seq,
             })
             .collect())
     }
@@ -696,56 +762,7 @@ impl Store {
         // Check everything that needs no database first, outside the write lock.
         let mut entries = Vec::with_capacity(changes.len());
         for change in &changes {
-            let issuer = RegionCode::parse(&change.issuer)
-                .map_err(|_| malformed(change, "issuer is not a region code"))?;
-            if issuer == me || !issuer.is_same_or_ancestor_of(me) {
-                return Err(ApplyError::OutOfScope {
-                    origin: change.issuer.clone(),
-                    seq: change.seq,
-                    sender: parent.to_string(),
-                });
-            }
-            let kind = ListChangeKind::parse(&change.change_kind)
-                .ok_or_else(|| malformed(change, "unknown change kind"))?;
-            let header = EventHeader {
-                origin: &change.issuer,
-                seq: change.seq,
-                record_id: change.entry_id,
-                record_version: change.entry_version,
-                change_kind: &change.change_kind,
-            };
-            if !verify_stream(
-                Stream::Lists,
-                &change.signer_key,
-                header,
-                &change.payload,
-                &change.signature,
-            ) {
-                return Err(ApplyError::BadSignature {
-                    origin: change.issuer.clone(),
-                    seq: change.seq,
-                    reason: "signature does not verify",
-                });
-            }
-            let entry: ListEntry = serde_json::from_str(&change.payload)
-                .map_err(|_| malformed(change, "payload is not a list entry"))?;
-            let expected_status = match kind {
-                ListChangeKind::Issued => EntryStatus::Active,
-                ListChangeKind::Ended => EntryStatus::Ended,
-                ListChangeKind::Withdrawn => EntryStatus::Withdrawn,
-            };
-            if entry.id != change.entry_id
-                || entry.version != change.entry_version
-                || entry.issuer_region != change.issuer
-                || entry.list != change.list
-                || entry.status != expected_status
-            {
-                return Err(malformed(
-                    change,
-                    "payload does not match the signed header",
-                ));
-            }
-            entries.push(entry);
+            entries.push(check_change(me, parent, change)?);
         }
 
         let mut head = self.audit_head.lock().await;
@@ -854,6 +871,7 @@ impl Store {
                     held_seq: Set(held_seq),
                     parent_seq: Set(parent_seq),
                     updated_at: Set(at),
+                    base_seq: sea_orm::ActiveValue::NotSet,
                 })
                 .on_conflict(
                     sea_orm::sea_query::OnConflict::column(list_cursors::Column::Issuer)
@@ -886,6 +904,399 @@ impl Store {
                     self.lists_changed();
                 }
                 Ok(applied)
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// How a child's pull is answered, per issuer.
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotPolicy {
+    /// Whether the child can take snapshots (`snapshot=true`).
+    pub child_can_snapshot: bool,
+    /// At least this many changes behind before a snapshot is offered.
+    pub min_changes: u64,
+}
+
+impl Store {
+    /// Per issuer, the oldest cursor this node can serve changes after: the epoch of the
+    /// snapshot its copy started from (absent: every change from the first is held).
+    pub async fn list_floors(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        Ok(list_cursors::Entity::find()
+            .filter(list_cursors::Column::BaseSeq.gt(0))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.issuer, row.base_seq))
+            .collect())
+    }
+
+    /// What a child's pull gets: like `list_changes_after`, but per issuer it may answer "take
+    /// a snapshot at epoch E" instead of changes. That is forced when the child's cursor is
+    /// older than this node's floor for the issuer (those changes are not held here), and
+    /// chosen when the child can take snapshots, is at least `min_changes` behind, and
+    /// either starts from nothing or lacks more changes than the issuer has entries here.
+    pub async fn list_changes_for_child(
+        &self,
+        after: &BTreeMap<String, i64>,
+        limit: u64,
+        policy: SnapshotPolicy,
+    ) -> Result<
+        (
+            BTreeMap<String, i64>,
+            Vec<WireListChange>,
+            BTreeMap<String, i64>,
+        ),
+        StoreError,
+    > {
+        let heads = self.list_heads().await?;
+        let floors = self.list_floors().await?;
+        let mut snapshot = BTreeMap::new();
+        for (issuer, head) in &heads {
+            let from = after.get(issuer).copied().unwrap_or(0);
+            if from >= *head {
+                continue;
+            }
+            let floor = floors.get(issuer).copied().unwrap_or(0);
+            let behind = u64::try_from(head - from).unwrap_or(0);
+            let take_snapshot = if from < floor {
+                true
+            } else if policy.child_can_snapshot && behind >= policy.min_changes {
+                from == 0 || {
+                    let entries: u64 = list_entries::Entity::find()
+                        .filter(list_entries::Column::IssuerRegion.eq(issuer.as_str()))
+                        .count(&self.db)
+                        .await?;
+                    behind > entries
+                }
+            } else {
+                false
+            };
+            if take_snapshot {
+                snapshot.insert(issuer.clone(), *head);
+            }
+        }
+        // Issuers to snapshot are left out of the changes: mark them as caught up.
+        let mut cursors = after.clone();
+        for (issuer, head) in &snapshot {
+            cursors.insert(issuer.clone(), *head);
+        }
+        let (_, changes) = self.list_changes_after(&cursors, limit).await?;
+        Ok((heads, changes, snapshot))
+    }
+
+    /// One page of `issuer`'s snapshot at `epoch`: entries after `after` (by id), each as the
+    /// signed change that produced its state at `epoch`. `None` when this node cannot serve
+    /// that epoch (beyond its head, or before its own floor).
+    pub async fn list_snapshot_page(
+        &self,
+        issuer: &str,
+        epoch: i64,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<Option<ListSnapshotPage>, StoreError> {
+        let head = issuer_head(&self.db, issuer).await?;
+        let floor = self.list_floors().await?.get(issuer).copied().unwrap_or(0);
+        if epoch < 1 || epoch > head || epoch < floor {
+            return Ok(None);
+        }
+        let mut query = list_entries::Entity::find()
+            .select_only()
+            .column(list_entries::Column::Id)
+            .column(list_entries::Column::Seq)
+            .filter(list_entries::Column::IssuerRegion.eq(issuer))
+            .order_by_asc(list_entries::Column::Id)
+            .limit(limit);
+        if let Some(after) = after {
+            query = query.filter(list_entries::Column::Id.gt(after.to_string()));
+        }
+        let rows: Vec<(String, i64)> = query.into_tuple().all(&self.db).await?;
+        let next_after = if rows.len() as u64 == limit {
+            rows.last()
+                .map(|(id, _)| Uuid::parse_str(id))
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("list entry id".into()))?
+        } else {
+            None
+        };
+        // Entries unchanged since the epoch: their current change is their state at it.
+        let current: Vec<i64> = rows
+            .iter()
+            .filter(|(_, seq)| *seq <= epoch)
+            .map(|(_, seq)| *seq)
+            .collect();
+        let mut by_id: BTreeMap<String, WireListChange> = BTreeMap::new();
+        for chunk in current.chunks(500) {
+            for row in list_changes::Entity::find()
+                .filter(list_changes::Column::Issuer.eq(issuer))
+                .filter(list_changes::Column::Seq.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?
+            {
+                by_id.insert(row.entry_id.clone(), to_wire(row)?);
+            }
+        }
+        // Entries changed (or issued) after the epoch: their last change up to it, if any.
+        // Rare while a snapshot is being paged: only what changed since it began.
+        for (id, _) in rows.iter().filter(|(_, seq)| *seq > epoch) {
+            let older = list_changes::Entity::find()
+                .filter(list_changes::Column::Issuer.eq(issuer))
+                .filter(list_changes::Column::EntryId.eq(id.as_str()))
+                .filter(list_changes::Column::Seq.lte(epoch))
+                .order_by_desc(list_changes::Column::Seq)
+                .one(&self.db)
+                .await?;
+            if let Some(row) = older {
+                by_id.insert(row.entry_id.clone(), to_wire(row)?);
+            }
+        }
+        Ok(Some(ListSnapshotPage {
+            issuer: issuer.to_owned(),
+            epoch,
+            head,
+            entries: by_id.into_values().collect(),
+            next_after,
+        }))
+    }
+
+    /// Verifies one snapshot page from the parent and stages it (`list_snapshot_staging`),
+    /// nothing of it visible yet. `after` is the id the page was asked after: entries must
+    /// come in increasing id order beyond it, each at or before the epoch. The first page
+    /// (`after` = None) clears what an earlier, unfinished snapshot of the issuer staged.
+    pub async fn stage_snapshot_page(
+        &self,
+        me: RegionCode,
+        parent: RegionCode,
+        page: &ListSnapshotPage,
+        after: Option<Uuid>,
+    ) -> Result<usize, ApplyError> {
+        let mut last = after;
+        for change in &page.entries {
+            check_change(me, parent, change)?;
+            if change.issuer != page.issuer || change.seq > page.epoch || change.seq < 1 {
+                return Err(malformed(
+                    change,
+                    "snapshot entry is not of the issuer, or beyond the snapshot's epoch",
+                ));
+            }
+            if last.is_some_and(|last| change.entry_id <= last) {
+                return Err(malformed(
+                    change,
+                    "snapshot entries must come once each, in increasing id order",
+                ));
+            }
+            last = Some(change.entry_id);
+        }
+        let txn = self.begin_write().await?;
+        let staged: Result<(), StoreError> = async {
+            if after.is_none() {
+                list_snapshot_staging::Entity::delete_many()
+                    .filter(list_snapshot_staging::Column::Issuer.eq(page.issuer.as_str()))
+                    .exec(&txn)
+                    .await?;
+            }
+            let rows: Vec<list_snapshot_staging::ActiveModel> = page
+                .entries
+                .iter()
+                .map(|change| list_snapshot_staging::ActiveModel {
+                    issuer: Set(change.issuer.clone()),
+                    entry_id: Set(change.entry_id.to_string()),
+                    epoch: Set(page.epoch),
+                    seq: Set(change.seq),
+                    list_code: Set(change.list.clone()),
+                    entry_version: Set(change.entry_version),
+                    change_kind: Set(change.change_kind.clone()),
+                    payload: Set(change.payload.clone()),
+                    signature: Set(change.signature.clone()),
+                    signer_key: Set(change.signer_key.clone()),
+                })
+                .collect();
+            insert_chunked(&txn, rows).await
+        }
+        .await;
+        match staged {
+            Ok(()) => {
+                txn.commit().await?;
+                Ok(page.entries.len())
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Swaps a fully staged snapshot of `issuer` at `epoch` in, in one transaction with its
+    /// audit row: the issuer's entries and changes held here are replaced by the staged ones,
+    /// and the cursor becomes `epoch` (also this node's floor for its own children). Every
+    /// staged change must be signed with the key pinned for the issuer, and the change at
+    /// `epoch` itself must be among them. A node already at or beyond `epoch` keeps what it
+    /// holds (never back to an older epoch). Returns the number of entries swapped in.
+    pub async fn swap_snapshot(
+        &self,
+        issuer: &str,
+        epoch: i64,
+        parent_head: i64,
+        at: OffsetDateTime,
+        audit_entry: AuditEntry,
+    ) -> Result<usize, ApplyError> {
+        let mut head = self.audit_head.lock().await;
+        let txn = self.begin_write().await?;
+        let swapped: Result<(usize, audit::ChainHead), ApplyError> = async {
+            let n_staged = list_snapshot_staging::Entity::find()
+                .filter(list_snapshot_staging::Column::Issuer.eq(issuer))
+                .filter(list_snapshot_staging::Column::Epoch.eq(epoch))
+                .count(&txn)
+                .await?;
+            let n_all = list_snapshot_staging::Entity::find()
+                .filter(list_snapshot_staging::Column::Issuer.eq(issuer))
+                .count(&txn)
+                .await?;
+            let held = issuer_head(&txn, issuer).await?;
+            if held >= epoch {
+                list_snapshot_staging::Entity::delete_many()
+                    .filter(list_snapshot_staging::Column::Issuer.eq(issuer))
+                    .exec(&txn)
+                    .await?;
+                return Ok((0, head.clone()));
+            }
+            let snapshot_error = |reason: &'static str| ApplyError::Malformed {
+                origin: issuer.to_owned(),
+                seq: epoch,
+                reason,
+            };
+            let has_epoch_change = list_snapshot_staging::Entity::find()
+                .filter(list_snapshot_staging::Column::Issuer.eq(issuer))
+                .filter(list_snapshot_staging::Column::Seq.eq(epoch))
+                .count(&txn)
+                .await?
+                == 1;
+            if n_all != n_staged {
+                return Err(snapshot_error(
+                    "staged pages of another epoch are mixed into the snapshot",
+                ));
+            }
+            if !has_epoch_change {
+                return Err(snapshot_error(
+                    "the snapshot does not contain the change of its own epoch",
+                ));
+            }
+            let keys: Vec<String> = list_snapshot_staging::Entity::find()
+                .select_only()
+                .column(list_snapshot_staging::Column::SignerKey)
+                .distinct()
+                .filter(list_snapshot_staging::Column::Issuer.eq(issuer))
+                .into_tuple()
+                .all(&txn)
+                .await?;
+            let pinned = federation_peer_keys::Entity::find_by_id(issuer.to_owned())
+                .one(&txn)
+                .await?
+                .map(|row| row.signer_key);
+            match (pinned, keys.as_slice()) {
+                (Some(pinned), [key]) if *key == pinned => {}
+                (None, [key]) => {
+                    // Trust on first use, as for changes.
+                    federation_peer_keys::Entity::insert(federation_peer_keys::ActiveModel {
+                        origin: Set(issuer.to_owned()),
+                        signer_key: Set(key.clone()),
+                        first_seen_at: Set(at),
+                    })
+                    .exec_without_returning(&txn)
+                    .await?;
+                }
+                _ => {
+                    return Err(ApplyError::BadSignature {
+                        origin: issuer.to_owned(),
+                        seq: epoch,
+                        reason: "snapshot signed with a key other than the one pinned for this issuer",
+                    });
+                }
+            }
+            list_entries::Entity::delete_many()
+                .filter(list_entries::Column::IssuerRegion.eq(issuer))
+                .exec(&txn)
+                .await?;
+            list_changes::Entity::delete_many()
+                .filter(list_changes::Column::Issuer.eq(issuer))
+                .exec(&txn)
+                .await?;
+            let mut last: Option<String> = None;
+            loop {
+                let mut query = list_snapshot_staging::Entity::find()
+                    .filter(list_snapshot_staging::Column::Issuer.eq(issuer))
+                    .order_by_asc(list_snapshot_staging::Column::EntryId)
+                    .limit(INSERT_CHUNK as u64);
+                if let Some(last) = &last {
+                    query = query.filter(list_snapshot_staging::Column::EntryId.gt(last.as_str()));
+                }
+                let rows = query.all(&txn).await?;
+                let Some(tail) = rows.last() else { break };
+                last = Some(tail.entry_id.clone());
+                let mut entry_rows = Vec::with_capacity(rows.len());
+                let mut change_rows = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let entry: ListEntry = serde_json::from_str(&row.payload)
+                        .map_err(|_| snapshot_error("staged entry is not a list entry"))?;
+                    entry_rows.push(entry_row(&entry, row.seq, row.payload.clone()));
+                    change_rows.push(list_changes::ActiveModel {
+                        issuer: Set(row.issuer),
+                        seq: Set(row.seq),
+                        list_code: Set(row.list_code),
+                        entry_id: Set(row.entry_id),
+                        entry_version: Set(row.entry_version),
+                        change_kind: Set(row.change_kind),
+                        payload: Set(row.payload),
+                        signature: Set(row.signature),
+                        signer_key: Set(row.signer_key),
+                        received_at: Set(at),
+                    });
+                }
+                insert_chunked(&txn, entry_rows).await?;
+                insert_chunked(&txn, change_rows).await?;
+            }
+            list_cursors::Entity::insert(list_cursors::ActiveModel {
+                issuer: Set(issuer.to_owned()),
+                held_seq: Set(epoch),
+                parent_seq: Set(parent_head),
+                updated_at: Set(at),
+                base_seq: Set(epoch),
+            })
+            .on_conflict(
+                sea_orm::sea_query::OnConflict::column(list_cursors::Column::Issuer)
+                    .update_columns([
+                        list_cursors::Column::HeldSeq,
+                        list_cursors::Column::ParentSeq,
+                        list_cursors::Column::UpdatedAt,
+                        list_cursors::Column::BaseSeq,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+            list_snapshot_staging::Entity::delete_many()
+                .filter(list_snapshot_staging::Column::Issuer.eq(issuer))
+                .exec(&txn)
+                .await?;
+            let mut entry = audit_entry;
+            entry.detail = format!("snapshot issuer={issuer} epoch={epoch} entries={n_staged}");
+            let new_head = audit::insert_after(&txn, &head, at, &entry).await?;
+            Ok((usize::try_from(n_staged).unwrap_or(usize::MAX), new_head))
+        }
+        .await;
+        match swapped {
+            Ok((n, new_head)) => {
+                txn.commit().await?;
+                *head = new_head;
+                drop(head);
+                if n > 0 {
+                    self.lists_changed();
+                }
+                Ok(n)
             }
             Err(error) => {
                 let _ = txn.rollback().await;

@@ -100,9 +100,10 @@ impl Federation {
     }
 }
 
-/// Waits until `app` holds `seq` events of `origin`.
+/// Waits until `app` holds `seq` events of `origin` (up to a minute: the machine running the
+/// suite may be shared, and thousands of events over PostgreSQL take a while there).
 pub(crate) async fn wait_for(app: &TestApp, origin: &str, seq: i64) {
-    for _ in 0..300 {
+    for _ in 0..1_200 {
         let held = app.state.store.journal_watermarks().await.unwrap();
         if held.get(origin).copied().unwrap_or(0) >= seq {
             return;
@@ -373,6 +374,11 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
         answer.text
     );
     assert_eq!(answer.code(), "bad_signature");
+    assert_eq!(
+        answer.body["errors"][0]["index"], 1,
+        "the refusal names the bad event by its position in the batch"
+    );
+    assert_eq!(answer.body["errors"][0]["field"], "events");
 
     let answer = push(county_client.clone(), "445122", events[1..].to_vec()).await;
     assert_eq!(answer.status, StatusCode::CONFLICT);
@@ -436,6 +442,30 @@ async fn bad_pushes_are_refused_and_nothing_is_applied() {
     assert!(
         foreign.is_err(),
         "a certificate from another CA fails the handshake"
+    );
+
+    // Every refusal is counted (metrics are process-wide: at least once each).
+    for (peer, code) in [
+        ("445122", "bad_signature"),
+        ("445122", "out_of_order"),
+        ("445122", "sender_mismatch"),
+        ("445302", "not_a_child"),
+        ("445102", "origin_out_of_scope"),
+        ("unknown", "client_certificate_required"),
+    ] {
+        let counted = crate::federation_discard::metric(
+            &city,
+            "integrity_federation_refused_total",
+            &[&format!("peer=\"{peer}\""), &format!("code=\"{code}\"")],
+        )
+        .await;
+        assert!(counted >= Some(1.0), "{peer} {code} counted: {counted:?}");
+    }
+    assert!(
+        crate::federation_discard::metric(&city, "integrity_tls_handshake_failures_total", &[])
+            .await
+            >= Some(1.0),
+        "the foreign certificate's handshake is counted"
     );
 
     assert!(
@@ -653,4 +683,127 @@ async fn a_correction_that_cannot_reach_the_province_is_flagged_then_overdue() {
         "{}",
         metrics.text
     );
+}
+
+/// A TCP proxy on loopback in front of a node, which an operator can "cut": while down it
+/// drops every open connection and closes new ones at once (a flaky link, not a clean stop).
+struct FlakyProxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl FlakyProxy {
+    async fn start(target_port: u16) -> FlakyProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let accepting = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cuts = cuts.clone();
+                // Only cuts after this connection was accepted end it.
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                    else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        FlakyProxy { port, up, cut }
+    }
+
+    fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_link_that_drops_connections_holds_the_events_and_catches_up_within_the_capped_backoff() {
+    let federation = Federation::new();
+    let city = federation.spawn("445100", None, 0).await;
+    let city_port: u16 = city.base_url.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = FlakyProxy::start(city_port).await;
+    // max_backoff_secs = 1 (Federation::spawn): the back-off never grows beyond a second.
+    let county = federation
+        .spawn(
+            "445122",
+            Some(&format!("https://localhost:{}", proxy.port)),
+            0,
+        )
+        .await;
+    let batch = |prefix: &str, n: usize| json!({"records": (0..n).map(|i| record(ENTERPRISE, &format!("{prefix}-{i}"))).collect::<Vec<_>>()});
+    let created = county
+        .post(
+            "/api/v1/records/batch",
+            Some(&county.provider()),
+            &batch("P", 20),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    wait_for(&city, "445122", 20).await;
+
+    // The link breaks mid-stream: open connections are cut, new ones closed at once.
+    proxy.down();
+    let created = county
+        .post(
+            "/api/v1/records/batch",
+            Some(&county.provider()),
+            &batch("Q", 30),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let status = poll_status(&county, |status| {
+        status["parent"]["consecutive_failures"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 4
+    })
+    .await;
+    assert_eq!(
+        status["parent"]["lag_events"], 30,
+        "held, not dropped: {status}"
+    );
+    assert!(
+        status["parent"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("unreachable"),
+        "{status}"
+    );
+    // Many failures later, the back-off is still at most a second (plus jitter below it).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    proxy.restore();
+    let restored = std::time::Instant::now();
+    wait_for(&city, "445122", 50).await;
+    assert!(
+        restored.elapsed() < Duration::from_secs(4),
+        "caught up {:?} after the link came back: the back-off stays capped",
+        restored.elapsed()
+    );
+    assert_eq!(
+        count_records(&city, ENTERPRISE).await,
+        50,
+        "none lost, none twice"
+    );
+    let status = poll_status(&county, |status| status["parent"]["lag_events"] == 0).await;
+    assert_eq!(status["parent"]["consecutive_failures"], 0);
 }

@@ -522,3 +522,252 @@ fn audit_entry() -> integrity_exchange::audit::AuditEntry {
         detail: String::new(),
     }
 }
+
+/// The entries of the national issuer at `app`, by id: (status, version).
+async fn national_entries(app: &TestApp) -> std::collections::BTreeMap<String, (String, i64)> {
+    entries_at(app, "serious_dishonesty", ENTERPRISE)
+        .await
+        .into_iter()
+        .filter(|e| e["issuer_region"] == "100000")
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                (
+                    e["status"].as_str().unwrap().to_owned(),
+                    e["version"].as_i64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Waits until `app` holds the national issuer at `epoch`; returns its status line.
+async fn wait_for_epoch(app: &TestApp, epoch: i64) -> Value {
+    for _ in 0..200 {
+        let status = app
+            .get("/api/v1/federation/status", Some(&app.supervisor()))
+            .await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.text);
+        if let Some(line) = status.body["lists"]["issuers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["issuer"] == "100000" && i["held"] == epoch)
+        {
+            return line.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{} never held 100000 at epoch {epoch}", app.state.region);
+}
+
+/// Changes of the national issuer held at `app` (its downward journal).
+async fn national_changes_held(app: &TestApp) -> usize {
+    let (_, changes) = app
+        .state
+        .store
+        .list_changes_after(&Default::default(), 1_000)
+        .await
+        .unwrap();
+    changes.iter().filter(|c| c.issuer == "100000").count()
+}
+
+#[tokio::test]
+async fn a_child_that_joins_late_takes_a_snapshot_then_follows_the_changes() {
+    let federation = Federation::new();
+    let national = federation
+        .spawn_with("100000", None, 0, |s| {
+            s.federation.list_snapshot_min_changes = 10;
+        })
+        .await;
+    let path = "/api/v1/lists/serious_dishonesty/entries";
+    let issuer_token = national.token(Role::Provider, Some(NATIONAL_DEPT));
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let mut body = entry(ENTERPRISE, &format!("发改财金〔2026〕{}号", 100 + i));
+        body["authority"] = json!("国家发展和改革委员会");
+        let issued = national.post(path, Some(&issuer_token), &body).await;
+        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+        ids.push(issued.body["id"].as_str().unwrap().to_owned());
+    }
+    for (i, id) in ids.iter().enumerate().take(8) {
+        let body = if i < 6 {
+            json!({"reason": "信用修复申请经审核通过"})
+        } else {
+            json!({"reason": "误列，予以撤销", "withdrawn": true})
+        };
+        let ended = national
+            .post(&format!("{path}/{id}/end"), Some(&issuer_token), &body)
+            .await;
+        assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
+    }
+    // 20 changes for 12 entries: a province joining now gets the 12 entries at epoch 20.
+    let expected = national_entries(&national).await;
+    assert_eq!(expected.len(), 12);
+    let province = federation
+        .spawn("440000", Some(&national.base_url), 0)
+        .await;
+    let line = wait_for_epoch(&province, 20).await;
+    assert_eq!(line["snapshot_epoch"], 20, "taken as a snapshot: {line}");
+    assert_eq!(line["stale"], false);
+    assert_eq!(national_entries(&province).await, expected);
+    assert_eq!(
+        national_changes_held(&province).await,
+        12,
+        "one signed change per entry, not the 20 of the history"
+    );
+    let served: Vec<String> = national
+        .state
+        .store
+        .recent_audit(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.entry.action)
+        .collect();
+    assert!(served.iter().any(|a| a == "lists.snapshot"), "{served:?}");
+
+    // Then the changes after the epoch arrive as changes.
+    let mut body = entry(ENTERPRISE, "发改财金〔2026〕200号");
+    body["authority"] = json!("国家发展和改革委员会");
+    let issued = national.post(path, Some(&issuer_token), &body).await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.text);
+    let ended = national
+        .post(
+            &format!("{path}/{}/end", ids[10]),
+            Some(&issuer_token),
+            &json!({"reason": "期满移出"}),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
+    let line = wait_for_epoch(&province, 22).await;
+    assert_eq!(line["snapshot_epoch"], 20);
+    let expected = national_entries(&national).await;
+    assert_eq!(expected.len(), 13);
+    assert_eq!(national_entries(&province).await, expected);
+    assert_eq!(national_changes_held(&province).await, 14);
+
+    // The province holds no changes before epoch 20: a child that cannot take snapshots is
+    // told so, and one that can is sent a snapshot whatever the threshold.
+    let raw = into_answer(
+        federation
+            .client("445100")
+            .get(format!(
+                "{}/federation/v1/lists/changes?after=100000:0",
+                province.base_url
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(raw.status, StatusCode::CONFLICT, "{}", raw.text);
+    assert_eq!(raw.code(), "snapshot_required");
+    for epoch in [5, 99] {
+        let gone = into_answer(
+            federation
+                .client("445100")
+                .get(format!(
+                    "{}/federation/v1/lists/snapshot?issuer=100000&epoch={epoch}",
+                    province.base_url
+                ))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(gone.status, StatusCode::CONFLICT, "{}", gone.text);
+        assert_eq!(gone.code(), "snapshot_epoch_unavailable");
+    }
+    // A snapshot page that does not verify, or comes out of order, is refused before anything
+    // is staged; a snapshot without its own epoch's change is never swapped in.
+    let page: integrity_exchange::federation::wire::ListSnapshotPage = federation
+        .client("445100")
+        .get(format!(
+            "{}/federation/v1/lists/snapshot?issuer=100000&epoch=22",
+            province.base_url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page.entries.len(), 13);
+    assert!(page.next_after.is_none());
+    let bystander = federation.spawn("445122", None, 0).await;
+    let me = RegionCode::parse("445122").unwrap();
+    let parent = RegionCode::parse("445100").unwrap();
+    let mut tampered = page.clone();
+    tampered.entries[3].payload = tampered.entries[3].payload.replace("串通投标", "无");
+    assert!(matches!(
+        bystander
+            .state
+            .store
+            .stage_snapshot_page(me, parent, &tampered, None)
+            .await,
+        Err(ApplyError::BadSignature { .. })
+    ));
+    let mut shuffled = page.clone();
+    shuffled.entries.swap(0, 1);
+    assert!(matches!(
+        bystander
+            .state
+            .store
+            .stage_snapshot_page(me, parent, &shuffled, None)
+            .await,
+        Err(ApplyError::Malformed { .. })
+    ));
+    let mut partial = page.clone();
+    partial.entries.retain(|change| change.seq != 22);
+    bystander
+        .state
+        .store
+        .stage_snapshot_page(me, parent, &partial, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        bystander
+            .state
+            .store
+            .swap_snapshot("100000", 22, 22, test_now(), audit_entry())
+            .await,
+        Err(ApplyError::Malformed { .. })
+    ));
+    assert!(
+        national_entries(&bystander).await.is_empty(),
+        "nothing swapped in"
+    );
+
+    let city = federation
+        .spawn("445100", Some(&province.base_url), 0)
+        .await;
+    let line = wait_for_epoch(&city, 22).await;
+    assert_eq!(line["snapshot_epoch"], 22, "{line}");
+    assert_eq!(national_entries(&city).await, expected);
+
+    // The city's match index follows the snapshot: an active national entry blocks there.
+    let (_, key) = city.issue_key(&["match"], 100, 100, 10_000).await;
+    let screening = json!({
+        "project": {"id": "CZ-ZB-2026-009", "name": "潮州市某工程", "kind": "bidding", "as_of": "2026-07-01"},
+        "bidders": [{"uscc": ENTERPRISE}]
+    });
+    let mut verdict = Value::Null;
+    for _ in 0..100 {
+        let answer = city
+            .call_with_key(
+                reqwest::Method::POST,
+                "/api/v1/match",
+                &key,
+                Some(&screening),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        verdict = answer.body["bidders"][0]["verdict"].clone();
+        if verdict == "block" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(verdict, "block");
+}

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod cli;
 mod federation;
+mod federation_discard;
 mod federation_faults;
 mod gateway;
 mod harness;

@@ -14,6 +14,8 @@ pub struct Model {
     pub resolved_at: Option<TimeDateTimeWithTimeZone>,
     #[sea_orm(column_type = "Text", nullable)]
     pub resolution: Option<String>,
+    pub refused_event: bool,
+    pub outcome: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

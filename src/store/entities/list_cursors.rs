@@ -8,6 +8,7 @@ pub struct Model {
     pub held_seq: i64,
     pub parent_seq: i64,
     pub updated_at: TimeDateTimeWithTimeZone,
+    pub base_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
