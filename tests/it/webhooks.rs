@@ -148,12 +148,25 @@ async fn every_block_reaches_the_supervisors_signed_and_retried() {
     );
     assert_eq!(push["bidders"][0]["uscc"], ENTERPRISE);
 
-    let deliveries = app
+    // The receiver has the push; the node records the delivery once it has read the answer.
+    let mut deliveries = app
         .get(
             "/api/v1/webhooks/deliveries?state=delivered",
             Some(&app.supervisor()),
         )
         .await;
+    for _ in 0..250 {
+        if deliveries.body[0]["attempts"] != Value::Null {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        deliveries = app
+            .get(
+                "/api/v1/webhooks/deliveries?state=delivered",
+                Some(&app.supervisor()),
+            )
+            .await;
+    }
     assert_eq!(deliveries.status, StatusCode::OK, "{}", deliveries.text);
     assert_eq!(
         deliveries.body[0]["attempts"], 2,
