@@ -168,8 +168,7 @@ const LEGAL_FORMS: &[(&str, u64)] = &[
 ];
 /// Characters of the trade names of clear bidders in the realistic scenario: none is in
 /// [`TRADE_CHARS`], so no clear bidder shares a name key or trade-name core with an entry.
-const CLEAR_TRADE_CHARS: &str =
-    "甄蔚璟珑琦瑾璐琰珏琨璋瑜璇珩玮琛瑭璨骐骥麟麒鹭鹤雁莺翎翊翱舜尧禹澜沐朴桐楠柏樾枫棠杉桦榕梧芷蕙兰芸萱蓉薇菁苒荷莲";
+const CLEAR_TRADE_CHARS: &str = "甄蔚璟珑琦瑾璐琰珏琨璋瑜璇珩玮琛瑭璨骐骥麟麒鹭鹤雁莺翎翊翱舜尧禹澜沐朴桐楠柏樾枫棠杉桦榕梧芷蕙兰芸萱蓉薇菁苒荷莲";
 const SMALL_TRADES: &[&str] = &["建材", "五金", "食品", "服装", "日用品", "水产", "茶叶"];
 const SURNAMES: &str =
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余";
@@ -1088,8 +1087,10 @@ impl Load<'_> {
         let mut bare_rounds = Vec::new();
         let mut node_rounds = Vec::new();
         for _ in 0..args.rounds {
-            bare_rounds.push(drive(&bare_url, secret, &bodies, args.connections, args.seconds).await?);
-            node_rounds.push(drive(node_url, secret, &bodies, args.connections, args.seconds).await?);
+            bare_rounds
+                .push(drive(&bare_url, secret, &bodies, args.connections, args.seconds).await?);
+            node_rounds
+                .push(drive(node_url, secret, &bodies, args.connections, args.seconds).await?);
         }
         let (bare_rate, node_rate) = (rate(&bare_rounds), rate(&node_rounds));
         let node_p99 = median(&node_rounds, |r| r.p99_us);
@@ -1406,9 +1407,7 @@ mod tests {
         let world = World::new(date!(2026 - 11 - 22)).unwrap();
         for scenario in [Scenario::Realistic, Scenario::HeavyHits] {
             let body: Value = serde_json::from_slice(
-                &world
-                    .request(scenario, 7, 5, 1_000, "2026-11-22")
-                    .unwrap(),
+                &world.request(scenario, 7, 5, 1_000, "2026-11-22").unwrap(),
             )
             .unwrap();
             assert_eq!(body["bidders"].as_array().unwrap().len(), 5);
@@ -1476,6 +1475,10 @@ mod tests {
         }
         let share = |k: usize| 1_000.0 * k as f64 / all as f64;
         assert!((7.0..13.0).contains(&share(exact)), "{}", share(exact));
-        assert!((3.0..7.0).contains(&share(name_only)), "{}", share(name_only));
+        assert!(
+            (3.0..7.0).contains(&share(name_only)),
+            "{}",
+            share(name_only)
+        );
     }
 }
