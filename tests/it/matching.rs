@@ -397,7 +397,7 @@ async fn a_restarted_node_builds_its_index_from_the_database() {
         &app,
         "abnormal_operations",
         ABNORMAL,
-        "饶平县另一家市政工程有限公司",
+        "饶平县宏昌市政工程有限公司",
         "饶市监〔2026〕8号",
     )
     .await;
@@ -437,7 +437,12 @@ async fn a_restarted_node_builds_its_index_from_the_database() {
         .collect();
     // Both entries carry the former name `issue` gives every entry.
     assert_eq!(matched, ["former_name", "former_name"], "{}", answer.text);
-    // `宏达市政工程` does not meet `另一家市政工程` (before the `市政` guard both names had
-    // the key `政工程`).
-    assert!(answer.body["bidders"][4]["hits"].as_array().unwrap().is_empty());
+    // `宏达市政工程` does not meet `宏昌市政工程`: before the `市政` guard both names had the
+    // key `政工程`, and the bidder had a notice hit.
+    assert!(
+        answer.body["bidders"][4]["hits"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }
