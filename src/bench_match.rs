@@ -49,6 +49,7 @@ use crate::domain::region::RegionCode;
 use crate::domain::uscc::{self, Uscc};
 use crate::gateway::keys::{ApiKey, Scope, generate};
 use crate::matching::Matcher;
+use crate::matching::index::HitKey;
 use crate::store::{ConnectSettings, Store};
 
 /// Options of `bench match`.
@@ -74,6 +75,30 @@ pub struct MatchArgs {
     /// removed afterwards.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Which load mixes to run (`both`: the realistic one, then the heavy-hit one).
+    #[arg(long, value_enum, default_value_t = ScenarioChoice::Both)]
+    pub scenario: ScenarioChoice,
+}
+
+/// The `--scenario` option of `bench match`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScenarioChoice {
+    /// Mostly clear bidders, as at a real bid opening.
+    Realistic,
+    /// The adversarial mix with many hits.
+    Heavy,
+    /// Both, one after the other.
+    Both,
+}
+
+impl ScenarioChoice {
+    fn scenarios(self) -> Vec<Scenario> {
+        match self {
+            ScenarioChoice::Realistic => vec![Scenario::Realistic],
+            ScenarioChoice::Heavy => vec![Scenario::HeavyHits],
+            ScenarioChoice::Both => vec![Scenario::Realistic, Scenario::HeavyHits],
+        }
+    }
 }
 
 /// Entries generated and inserted per transaction.
@@ -141,6 +166,9 @@ const LEGAL_FORMS: &[(&str, u64)] = &[
     ("集团有限公司", 1),
     ("分公司", 1),
 ];
+/// Characters of the trade names of clear bidders in the realistic scenario: none is in
+/// [`TRADE_CHARS`], so no clear bidder shares a name key or trade-name core with an entry.
+const CLEAR_TRADE_CHARS: &str = "甄蔚璟珑琦瑾璐琰珏琨璋瑜璇珩玮琛瑭璨骐骥麟麒鹭鹤雁莺翎翊翱舜尧禹澜沐朴桐楠柏樾枫棠杉桦榕梧芷蕙兰芸萱蓉薇菁苒荷莲";
 const SMALL_TRADES: &[&str] = &["建材", "五金", "食品", "服装", "日用品", "水产", "茶叶"];
 const SURNAMES: &str =
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余";
@@ -203,6 +231,7 @@ struct World {
     trade_chars: Vec<char>,
     surnames: Vec<char>,
     given_chars: Vec<char>,
+    clear_chars: Vec<char>,
     catalogue: ListCatalogue,
     /// First day of the issuance period, and its length in days.
     first_day: Date,
@@ -226,6 +255,7 @@ impl World {
             trade_chars: TRADE_CHARS.chars().collect(),
             surnames: SURNAMES.chars().collect(),
             given_chars: GIVEN_CHARS.chars().collect(),
+            clear_chars: CLEAR_TRADE_CHARS.chars().collect(),
             catalogue: ListCatalogue::new(&[]).map_err(|e| anyhow::anyhow!(e))?,
             first_day,
             days: (today - first_day).whole_days().max(1),
@@ -477,24 +507,33 @@ impl World {
         })
     }
 
-    /// A bidder for request `r`, position `j`: 15 % listed (USCC and name of a listed
-    /// subject), 7 % a listed subject's name only, the rest clear (a subject on no list, with
-    /// its name, and its legal representative's ID half the time).
-    fn bidder(&self, r: u64, j: u64, total: u64) -> anyhow::Result<Value> {
+    /// A bidder for request `r`, position `j`, under `scenario` (see [`Scenario`]).
+    fn bidder(&self, scenario: Scenario, r: u64, j: u64, total: u64) -> anyhow::Result<Value> {
         let h = mix(r.wrapping_mul(1_000_003) ^ j ^ 0xB1D);
         let reference = format!("B{j}");
-        match h % 100 {
-            0..=14 => {
-                let subject = self.subject(World::subject_of((h >> 8) % total))?;
+        let listed = || self.subject(World::subject_of((h >> 8) % total));
+        // Per mille of bidders that are listed (USCC and name), then named like a listed
+        // subject without its USCC; the rest are clear.
+        let (exact, name_only) = match scenario {
+            Scenario::Realistic => (10, 15),
+            Scenario::HeavyHits => (150, 220),
+        };
+        match h % 1_000 {
+            roll if roll < exact => {
+                let subject = listed()?;
                 Ok(json!({"reference": reference, "uscc": subject.uscc, "name": subject.name}))
             }
-            15..=21 => {
-                let subject = self.subject(World::subject_of((h >> 8) % total))?;
+            roll if roll < name_only => {
+                let subject = listed()?;
                 Ok(json!({"reference": reference, "name": subject.name}))
             }
             _ => {
-                // Subjects past the data set are on no list (their USCCs are distinct).
-                let subject = self.subject(total + (h >> 8) % (1 << 36))?;
+                let subject = match scenario {
+                    Scenario::Realistic => self.clear_subject(total, h >> 8)?,
+                    // Subjects past the data set are on no list (their USCCs are distinct),
+                    // but their names come from the data's own generator.
+                    Scenario::HeavyHits => self.subject(total + (h >> 8) % (1 << 36))?,
+                };
                 let mut bidder =
                     json!({"reference": reference, "uscc": subject.uscc, "name": subject.name});
                 if (h >> 4).is_multiple_of(2)
@@ -508,9 +547,35 @@ impl World {
         }
     }
 
-    fn request(&self, r: u64, n_bidders: usize, total: u64, as_of: &str) -> anyhow::Result<Bytes> {
+    /// A subject on no list, for the realistic scenario: a USCC whose organisation code no
+    /// listed subject has (subject numbers past the data set, below the size of the
+    /// organisation-code space, where `uscc` is a bijection), and a company name whose trade
+    /// name is drawn from [`CLEAR_TRADE_CHARS`], which no listed name uses, so that neither its
+    /// name key nor its trade-name core is in the data.
+    fn clear_subject(&self, total: u64, h: u64) -> anyhow::Result<Subject> {
+        let space = u64::try_from(BODY_SPACE)?.saturating_sub(total).max(1);
+        let s = total + h % space;
+        let mut subject = self.subject(s)?;
+        let county = self.county(s);
+        let trade: String = (0..2 + h % 3)
+            .map(|i| pick(&self.clear_chars, mix(h ^ (i << 48))))
+            .collect();
+        let industry = pick(INDUSTRIES, mix(h ^ 0x1A));
+        subject.name = format!("{}{trade}{industry}有限公司", county.name());
+        subject.former_name = None;
+        Ok(subject)
+    }
+
+    fn request(
+        &self,
+        scenario: Scenario,
+        r: u64,
+        n_bidders: usize,
+        total: u64,
+        as_of: &str,
+    ) -> anyhow::Result<Bytes> {
         let bidders = (0..n_bidders as u64)
-            .map(|j| self.bidder(r, j, total))
+            .map(|j| self.bidder(scenario, r, j, total))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let body = json!({
             "project": {"id": format!("BENCH-{r:06}"), "name": "县道改造工程施工", "kind": "bidding",
@@ -518,6 +583,29 @@ impl World {
             "bidders": bidders,
         });
         Ok(Bytes::from(serde_json::to_vec(&body)?))
+    }
+}
+
+/// The load's mix of bidders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    /// A real bid opening: 98.5 % of bidders are on no list (a valid USCC nobody listed has,
+    /// and a plausible company name no entry shares, not even its trade name), 1.0 % are a
+    /// listed subject (USCC and name), 0.5 % carry a listed subject's name without a USCC
+    /// (name-only near hits, which go to review).
+    Realistic,
+    /// The adversarial mix of the first measurement: 15 % listed (USCC and name), 7 % a
+    /// listed subject's name only, 78 % unlisted subjects named by the data's own generator,
+    /// whose common trade names collide with listed ones through the trade-name core.
+    HeavyHits,
+}
+
+impl Scenario {
+    const fn label(self) -> &'static str {
+        match self {
+            Scenario::Realistic => "realistic (98.5 % clear, 1.0 % listed, 0.5 % name-only)",
+            Scenario::HeavyHits => "heavy hits (15 % listed, 7 % name-only, 78 % colliding names)",
+        }
     }
 }
 
@@ -620,18 +708,15 @@ async fn build_index(settings: &Settings) -> anyhow::Result<IndexBuild> {
     drop(matcher);
     let mut build = build;
     let mut builder = crate::matching::index::IndexBuilder::new(&catalogue);
-    let mut after: Option<String> = None;
-    loop {
+    let mut after = Some(crate::store::lists::IndexCursor::Start);
+    while let Some(cursor) = after.take() {
         let started = Instant::now();
-        let page = store.index_rows(after.as_deref(), 50_000).await?;
+        let (page, next) = store.index_rows(&cursor, 50_000).await?;
         build.phases[0] += started.elapsed();
         let started = Instant::now();
         builder.add(&page);
         build.phases[1] += started.elapsed();
-        after = page.last().map(|e| e.id.to_string());
-        if page.len() < 50_000 {
-            break;
-        }
+        after = next;
     }
     let started = Instant::now();
     drop(builder.finish());
@@ -896,6 +981,175 @@ async fn batch_http_times(
     Ok(times)
 }
 
+/// What one scenario's load needs.
+struct Load<'a> {
+    world: &'a World,
+    state: &'a crate::state::AppState,
+    node_url: &'a str,
+    secret: &'a str,
+    total: u64,
+    as_of: &'a str,
+    args: &'a MatchArgs,
+}
+
+/// One scenario's figures.
+struct ScenarioRow {
+    scenario: Scenario,
+    bare_rate: f64,
+    node_rate: f64,
+    node_p50_us: u64,
+    node_p99_us: u64,
+    batch_p50_us: u64,
+}
+
+impl Load<'_> {
+    /// How many of 10,000 clear bidders of `scenario` share a name key or trade-name core with
+    /// some entry: asked of the index directly, so the figure does not depend on the rules.
+    fn name_collisions(&self, scenario: Scenario) -> anyhow::Result<(usize, usize)> {
+        const SAMPLE: u64 = 10_000;
+        let mut keys = Vec::new();
+        for i in 0..SAMPLE {
+            let h = mix(i ^ 0xC011);
+            let subject = match scenario {
+                Scenario::Realistic => self.world.clear_subject(self.total, h)?,
+                Scenario::HeavyHits => self.world.subject(self.total + h % (1 << 36))?,
+            };
+            let name = crate::domain::names::normalize_company(&subject.name);
+            keys.push(Some(crate::matching::index::BidderKeys {
+                uscc: None,
+                rep_id: None,
+                name_key: Some(name.key.clone()),
+                name_core: (name.core != name.key).then_some(name.core),
+            }));
+        }
+        let (_, candidates) = self.state.matcher.candidates(&keys);
+        let by_key = candidates
+            .iter()
+            .filter(|hits| hits.iter().any(|(key, ..)| *key != HitKey::Core))
+            .count();
+        let by_core = candidates.iter().filter(|hits| !hits.is_empty()).count();
+        Ok((by_key, by_core))
+    }
+
+    async fn scenario(
+        &self,
+        scenario: Scenario,
+        report: &mut String,
+    ) -> anyhow::Result<ScenarioRow> {
+        let (world, secret, node_url, args) = (self.world, self.secret, self.node_url, self.args);
+        writeln!(report, "  scenario    {}", scenario.label())?;
+        let (by_key, by_core) = self.name_collisions(scenario)?;
+        writeln!(
+            report,
+            "  names       of 10,000 clear bidders' names, {by_key} share a name key and {by_core} a name key or trade-name core with some entry"
+        )?;
+        let bodies: Vec<Bytes> = (0..REQUESTS as u64)
+            .map(|r| {
+                world.request(
+                    scenario,
+                    r,
+                    1 + (mix(r ^ 0x5) % 5) as usize,
+                    self.total,
+                    self.as_of,
+                )
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let bodies = Arc::new(bodies);
+        let client = reqwest::Client::new();
+        let (mix, answers) = one_pass(&client, node_url, secret, &bodies[..1_000]).await?;
+        // The bare server answers a typical answer: the first one of median size.
+        let mut sizes: Vec<usize> = answers.iter().map(Bytes::len).collect();
+        sizes.sort_unstable();
+        let median_size = sizes[sizes.len() / 2];
+        let fixed = answers
+            .iter()
+            .find(|a| a.len() == median_size)
+            .cloned()
+            .unwrap_or_default();
+        let bare = serve_bare(fixed.clone()).await?;
+        let bare_url = format!("http://{bare}/api/v1/match");
+        writeln!(
+            report,
+            "  workload    {} distinct requests of 1-5 bidders (mean {:.1}); first 1,000: {:.1} % block, {:.1} % review, {:.1} % clear, {:.1} % invalid, {:.2} hits/bidder; answers {:.0} B mean; bare server answers a fixed {} B body",
+            REQUESTS,
+            mix.bidders as f64 / mix.requests as f64,
+            100.0 * mix.block as f64 / mix.bidders as f64,
+            100.0 * mix.review as f64 / mix.bidders as f64,
+            100.0 * mix.clear as f64 / mix.bidders as f64,
+            100.0 * mix.invalid as f64 / mix.bidders as f64,
+            mix.hits as f64 / mix.bidders as f64,
+            mix.answer_bytes as f64 / mix.requests as f64,
+            fixed.len()
+        )?;
+
+        drive(&bare_url, secret, &bodies, args.connections, 1).await?;
+        drive(node_url, secret, &bodies, args.connections, 1).await?;
+        let mut bare_rounds = Vec::new();
+        let mut node_rounds = Vec::new();
+        for _ in 0..args.rounds {
+            bare_rounds
+                .push(drive(&bare_url, secret, &bodies, args.connections, args.seconds).await?);
+            node_rounds
+                .push(drive(node_url, secret, &bodies, args.connections, args.seconds).await?);
+        }
+        let (bare_rate, node_rate) = (rate(&bare_rounds), rate(&node_rounds));
+        let node_p99 = median(&node_rounds, |r| r.p99_us);
+        writeln!(
+            report,
+            "  load        {} connections, {} s x {} rounds per server, alternating",
+            args.connections, args.seconds, args.rounds
+        )?;
+        writeln!(
+            report,
+            "  bare hyper  {bare_rate:>8.0} req/s   p50 {:>6} us   p99 {:>6} us",
+            median(&bare_rounds, |r| r.p50_us),
+            median(&bare_rounds, |r| r.p99_us)
+        )?;
+        writeln!(
+            report,
+            "  match API   {node_rate:>8.0} req/s   p50 {:>6} us   p99 {:>6} us   target p99 <= 5 ms: {}",
+            median(&node_rounds, |r| r.p50_us),
+            node_p99,
+            met(node_p99 <= 5_000)
+        )?;
+        let ratio = node_rate / bare_rate.max(f64::MIN_POSITIVE);
+        writeln!(
+            report,
+            "  ratio       {ratio:.3} (match / bare)   target >= 0.6: {}",
+            met(ratio >= 0.6)
+        )?;
+
+        // A 1,000-bidder batch of the same mix.
+        let batch = world.request(scenario, 1 << 40, BATCH_BIDDERS, self.total, self.as_of)?;
+        let router = crate::api::router(self.state.clone());
+        batch_server_times(router.clone(), &batch, secret, 2).await?;
+        let (server, answer_bytes) =
+            batch_server_times(router, &batch, secret, args.batch_runs.max(1)).await?;
+        let over_http = batch_http_times(node_url, &batch, secret, args.batch_runs.max(1)).await?;
+        let server_p50 = percentile_us(&server, 0.5);
+        writeln!(
+            report,
+            "  batch       1,000 bidders ({} B request, {} B answer), {} runs, idle node: server time (router in-process) p50 {} us, p90 {} us, max {} us; over HTTP p50 {} us   target <= 5 ms: {}",
+            batch.len(),
+            answer_bytes,
+            server.len(),
+            server_p50,
+            percentile_us(&server, 0.9),
+            percentile_us(&server, 1.0),
+            percentile_us(&over_http, 0.5),
+            met(server_p50 <= 5_000)
+        )?;
+        Ok(ScenarioRow {
+            scenario,
+            bare_rate,
+            node_rate,
+            node_p50_us: median(&node_rounds, |r| r.p50_us),
+            node_p99_us: node_p99,
+            batch_p50_us: server_p50,
+        })
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------
@@ -1056,107 +1310,40 @@ async fn measure(args: &MatchArgs, data_dir: &std::path::Path) -> anyhow::Result
     )?;
 
     let as_of = format!("{today}T09:30:00+08:00");
-    let bodies: Vec<Bytes> = (0..REQUESTS as u64)
-        .map(|r| world.request(r, 1 + (mix(r ^ 0x5) % 5) as usize, n, &as_of))
-        .collect::<anyhow::Result<_>>()?;
-    let bodies = Arc::new(bodies);
-    let client = reqwest::Client::new();
-    let (mix, answers) = one_pass(&client, &node_url, &secret, &bodies[..1_000]).await?;
-    // The bare server answers a typical answer: the first one of median size.
-    let mut sizes: Vec<usize> = answers.iter().map(Bytes::len).collect();
-    sizes.sort_unstable();
-    let median_size = sizes[sizes.len() / 2];
-    let fixed = answers
-        .iter()
-        .find(|a| a.len() == median_size)
-        .cloned()
-        .unwrap_or_default();
-    let bare = serve_bare(fixed.clone()).await?;
-    let bare_url = format!("http://{bare}/api/v1/match");
-    writeln!(
-        report,
-        "  workload    {} distinct requests of 1-5 bidders (mean {:.1}); first 1,000: {:.1} % block, {:.1} % review, {:.1} % clear, {:.1} % invalid, {:.2} hits/bidder; answers {:.0} B mean; bare server answers a fixed {} B body",
-        REQUESTS,
-        mix.bidders as f64 / mix.requests as f64,
-        100.0 * mix.block as f64 / mix.bidders as f64,
-        100.0 * mix.review as f64 / mix.bidders as f64,
-        100.0 * mix.clear as f64 / mix.bidders as f64,
-        100.0 * mix.invalid as f64 / mix.bidders as f64,
-        mix.hits as f64 / mix.bidders as f64,
-        mix.answer_bytes as f64 / mix.requests as f64,
-        fixed.len()
-    )?;
-
-    eprintln!("load rounds …");
-    drive(&bare_url, &secret, &bodies, args.connections, 1).await?;
-    drive(&node_url, &secret, &bodies, args.connections, 1).await?;
-    let mut bare_rounds = Vec::new();
-    let mut node_rounds = Vec::new();
-    for _ in 0..args.rounds {
-        bare_rounds.push(drive(&bare_url, &secret, &bodies, args.connections, args.seconds).await?);
-        node_rounds.push(drive(&node_url, &secret, &bodies, args.connections, args.seconds).await?);
+    let load = Load {
+        world: &world,
+        state: &state,
+        node_url: &node_url,
+        secret: &secret,
+        total: n,
+        as_of: &as_of,
+        args,
+    };
+    let mut rows = Vec::new();
+    for scenario in args.scenario.scenarios() {
+        eprintln!("scenario: {} …", scenario.label());
+        rows.push(load.scenario(scenario, &mut report).await?);
     }
-    let (bare_rate, node_rate) = (rate(&bare_rounds), rate(&node_rounds));
-    let node_p99 = median(&node_rounds, |r| r.p99_us);
     writeln!(
         report,
-        "  load        {} connections, {} s x {} rounds per server, alternating",
-        args.connections, args.seconds, args.rounds
+        "| N | scenario | build s | index B/entry | RSS B/entry | bare req/s | match req/s | ratio | match p50 / p99 ms | batch server p50 ms |"
     )?;
-    writeln!(
-        report,
-        "  bare hyper  {bare_rate:>8.0} req/s   p50 {:>6} us   p99 {:>6} us",
-        median(&bare_rounds, |r| r.p50_us),
-        median(&bare_rounds, |r| r.p99_us)
-    )?;
-    writeln!(
-        report,
-        "  match API   {node_rate:>8.0} req/s   p50 {:>6} us   p99 {:>6} us   target p99 <= 5 ms: {}",
-        median(&node_rounds, |r| r.p50_us),
-        node_p99,
-        met(node_p99 <= 5_000)
-    )?;
-    let ratio = node_rate / bare_rate.max(f64::MIN_POSITIVE);
-    writeln!(
-        report,
-        "  ratio       {ratio:.3} (match / bare)   target >= 0.6: {}",
-        met(ratio >= 0.6)
-    )?;
-
-    // 4. A 1,000-bidder batch.
-    let batch = world.request(1 << 40, BATCH_BIDDERS, n, &as_of)?;
-    let router = crate::api::router(state.clone());
-    batch_server_times(router.clone(), &batch, &secret, 2).await?;
-    let (server, answer_bytes) =
-        batch_server_times(router, &batch, &secret, args.batch_runs.max(1)).await?;
-    let over_http = batch_http_times(&node_url, &batch, &secret, args.batch_runs.max(1)).await?;
-    let server_p50 = percentile_us(&server, 0.5);
-    writeln!(
-        report,
-        "  batch       1,000 bidders ({} B request, {} B answer), {} runs, idle node: server time (router in-process) p50 {} us, p90 {} us, max {} us; over HTTP p50 {} us   target <= 5 ms: {}",
-        batch.len(),
-        answer_bytes,
-        server.len(),
-        server_p50,
-        percentile_us(&server, 0.9),
-        percentile_us(&server, 1.0),
-        percentile_us(&over_http, 0.5),
-        met(server_p50 <= 5_000)
-    )?;
-    writeln!(
-        report,
-        "| N | build s | index B/entry | RSS B/entry | bare req/s | match req/s | ratio | match p50 / p99 ms | batch server p50 ms |"
-    )?;
-    writeln!(
-        report,
-        "| {n} | {:.1} | {:.1} | {:.1} | {bare_rate:.0} | {node_rate:.0} | {ratio:.3} | {:.2} / {:.2} | {:.2} |",
-        build.elapsed.as_secs_f64(),
-        per_entry(build.heap_bytes as u64),
-        per_entry(build.resident_delta),
-        median(&node_rounds, |r| r.p50_us) as f64 / 1e3,
-        node_p99 as f64 / 1e3,
-        server_p50 as f64 / 1e3
-    )?;
+    for row in rows {
+        writeln!(
+            report,
+            "| {n} | {} | {:.1} | {:.1} | {:.1} | {:.0} | {:.0} | {:.3} | {:.2} / {:.2} | {:.2} |",
+            row.scenario.label(),
+            build.elapsed.as_secs_f64(),
+            per_entry(build.heap_bytes as u64),
+            per_entry(build.resident_delta),
+            row.bare_rate,
+            row.node_rate,
+            row.node_rate / row.bare_rate.max(f64::MIN_POSITIVE),
+            row.node_p50_us as f64 / 1e3,
+            row.node_p99_us as f64 / 1e3,
+            row.batch_p50_us as f64 / 1e3
+        )?;
+    }
     let _ = stop.send(());
     node.await??;
     Ok(report)
@@ -1218,10 +1405,80 @@ mod tests {
     #[test]
     fn requests_have_the_api_shape() {
         let world = World::new(date!(2026 - 11 - 22)).unwrap();
-        let body: Value =
-            serde_json::from_slice(&world.request(7, 5, 1_000, "2026-11-22").unwrap()).unwrap();
-        assert_eq!(body["bidders"].as_array().unwrap().len(), 5);
-        let parsed: crate::api::matching::MatchIn = serde_json::from_value(body).unwrap();
-        assert_eq!(parsed.project.unwrap().kind.as_deref(), Some("bidding"));
+        for scenario in [Scenario::Realistic, Scenario::HeavyHits] {
+            let body: Value = serde_json::from_slice(
+                &world.request(scenario, 7, 5, 1_000, "2026-11-22").unwrap(),
+            )
+            .unwrap();
+            assert_eq!(body["bidders"].as_array().unwrap().len(), 5);
+            let parsed: crate::api::matching::MatchIn = serde_json::from_value(body).unwrap();
+            assert_eq!(parsed.project.unwrap().kind.as_deref(), Some("bidding"));
+        }
+    }
+
+    #[test]
+    fn realistic_clear_bidders_share_no_name_or_identifier_with_the_data() {
+        let world = World::new(date!(2026 - 11 - 22)).unwrap();
+        assert!(
+            CLEAR_TRADE_CHARS.chars().all(|c| !TRADE_CHARS.contains(c)),
+            "the clear trade-name pool overlaps the data's"
+        );
+        let total = 2_000;
+        let mut listed_cores = std::collections::HashSet::new();
+        let mut listed_orgs = std::collections::HashSet::new();
+        for n in 0..total {
+            let entry = world.entry(n, total).unwrap();
+            listed_orgs.insert(entry.subject_code[8..17].to_owned());
+            for name in std::iter::once(&entry.subject_name).chain(&entry.former_names) {
+                let name = normalize_company(name);
+                listed_cores.insert(name.key);
+                listed_cores.insert(name.core);
+            }
+        }
+        for i in 0..2_000 {
+            let subject = world.clear_subject(total, mix(i)).unwrap();
+            let uscc = Uscc::parse(&subject.uscc).unwrap();
+            assert!(!listed_orgs.contains(&uscc.as_str()[8..17]));
+            let name = normalize_company(&subject.name);
+            // The trade-name core ends with the clear trade name (a district-level prefix
+            // may stay in front of it), so it cannot equal a listed name's key or core,
+            // which end with the listed trade name or an industry word.
+            assert!(
+                name.core.chars().count() >= 2
+                    && name
+                        .core
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| CLEAR_TRADE_CHARS.contains(c)),
+                "{} -> {:?}",
+                subject.name,
+                name.core
+            );
+            assert!(!listed_cores.contains(&name.key) && !listed_cores.contains(&name.core));
+        }
+        // The realistic mix: about 1.0 % listed and 0.5 % name-only bidders.
+        let (mut exact, mut name_only, mut all) = (0, 0, 0);
+        for r in 0..4_000 {
+            for j in 0..5 {
+                let bidder = world.bidder(Scenario::Realistic, r, j, total).unwrap();
+                all += 1;
+                let name = bidder["name"].as_str().unwrap();
+                let core = normalize_company(name).core;
+                if listed_cores.contains(&core) {
+                    if bidder.get("uscc").is_some() {
+                        exact += 1;
+                    } else {
+                        name_only += 1;
+                    }
+                }
+            }
+        }
+        let share = |k: usize| 1_000.0 * k as f64 / all as f64;
+        assert!((7.0..13.0).contains(&share(exact)), "{}", share(exact));
+        assert!(
+            (3.0..7.0).contains(&share(name_only)),
+            "{}",
+            share(name_only)
+        );
     }
 }

@@ -14,6 +14,7 @@ mod m20261122_000005_create_federation;
 mod m20261122_000006_create_lists;
 mod m20261122_000007_create_match_decisions;
 mod m20261122_000008_create_webhooks_monitors;
+mod m20261122_000009_index_list_entries_for_matching;
 mod m20261201_000009_discards_and_snapshots;
 
 /// All migrations of the node, in order.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_create_lists::Migration),
             Box::new(m20261122_000007_create_match_decisions::Migration),
             Box::new(m20261122_000008_create_webhooks_monitors::Migration),
+            Box::new(m20261122_000009_index_list_entries_for_matching::Migration),
             Box::new(m20261201_000009_discards_and_snapshots::Migration),
         ]
     }

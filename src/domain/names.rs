@@ -399,8 +399,12 @@ fn county_prefix(s: &str, after_region: bool) -> Option<usize> {
             } else {
                 '\0'
             };
-            // Guards: `花卉市场`, `华南区域` are not county-level units.
-            if (c == '区' && next != '域') || (c == '市' && next != '场') {
+            // Guards: `花卉市场`, `华南区域`, `宏达市政工程` are not county-level units.
+            // Without the `市政` guard every `<region><2-character trade name>市政工程…`
+            // (municipal engineering, among the commonest names in construction bidding)
+            // had the key `政工程`: at ten million list entries one such bidder met
+            // hundreds of unrelated entries on the exact-name tier.
+            if (c == '区' && next != '域') || (c == '市' && next != '场' && next != '政') {
                 return Some(end_of(stem + 1));
             }
             if s[at..].starts_with("新区") {
@@ -3704,6 +3708,18 @@ mod tests {
             "花卉市场",
             Some("广州市"),
             Some(LimitedLiability),
+        );
+        // `XX市政` is municipal engineering, not a county-level city `XX市`.
+        check(
+            "米脂县宏达市政工程有限公司",
+            "宏达市政工程",
+            Some("米脂县"),
+            Some(LimitedLiability),
+        );
+        assert_eq!(
+            normalize_company("柳林县江云市政工程有限公司").core,
+            "江云",
+            "the trade name is the core"
         );
         // `XX区域` is not a district.
         check(

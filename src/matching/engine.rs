@@ -425,14 +425,28 @@ impl Screening<'_> {
         let mut ids: Vec<Uuid> = candidates.iter().flatten().map(|c| c.slot.id()).collect();
         ids.sort_unstable();
         ids.dedup();
-        let entries = self.store.list_entries_by_ids(&ids).await?;
-        let mut record_ids: Vec<Uuid> = entries
-            .values()
+        let entries = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store.list_entries_by_ids(&ids).await?
+        };
+        // Objections matter only where they can turn a block into a review: a USCC hit on an
+        // in-force punitive entry that restricts this kind, away from the boundary. Other hits
+        // never read the records' status.
+        let mut record_ids: Vec<Uuid> = candidates
+            .iter()
+            .flatten()
+            .filter(|c| self.could_block(c))
+            .filter_map(|c| entries.get(&c.slot.id()))
             .flat_map(|entry| entry.record_ids.iter().copied())
             .collect();
         record_ids.sort_unstable();
         record_ids.dedup();
-        let objected = self.store.records_under_objection(&record_ids).await?;
+        let objected = if record_ids.is_empty() {
+            HashSet::new()
+        } else {
+            self.store.records_under_objection(&record_ids).await?
+        };
         for ((decision, valid), candidates) in out.iter_mut().zip(&valid).zip(candidates) {
             if let Some((keys, name)) = valid {
                 self.judge(
@@ -446,6 +460,16 @@ impl Screening<'_> {
             }
         }
         Ok((epochs, out))
+    }
+
+    /// Whether the candidate could block (so that an objection to its records matters): the
+    /// conditions of `Effect::Block` in `judge` that the index alone can tell.
+    fn could_block(&self, candidate: &Candidate) -> bool {
+        candidate.key.is_identifier()
+            && !candidate.near
+            && candidate.slot.in_force_on(self.as_of)
+            && candidate.slot.nature() == Some(ListNature::Punitive)
+            && candidate.slot.measures & self.restricting != 0
     }
 
     /// The candidate with its distance to `as_of`, if it can matter at all.
@@ -501,10 +525,9 @@ impl Screening<'_> {
             };
             let list = self.catalogue.get(&entry.list);
             let nature = list.map(|l| l.nature);
-            let restricts = entry
-                .measures
-                .iter()
-                .any(|m| super::index::measure_bit(m) & self.restricting != 0);
+            // From the slot, like status and period, so that `could_block` (which chose the
+            // records whose objection status was read) and this verdict agree.
+            let restricts = slot.measures & self.restricting != 0;
             let mut reasons = Vec::new();
             let effect = match nature {
                 Some(ListNature::Incentive) => {

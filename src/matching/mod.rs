@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use crate::config::MatchSettings;
 use crate::domain::lists::{ListCatalogue, ListEntry};
+use crate::store::lists::IndexCursor;
 use crate::store::{Store, StoreError};
 use index::{BidderKeys, HitKey, IndexBuilder, IndexEntry, MatchIndex, Slot, measure_bit};
 
@@ -84,18 +85,17 @@ impl Matcher {
         // Streamed a page at a time: the next page is read while this one's keys are computed
         // (on every core), and no page is kept once its slots and postings are.
         let mut builder = IndexBuilder::new(catalogue);
-        let read_after = |after: Option<String>| {
+        let read_after = |after: IndexCursor| {
             let store = store.clone();
-            tokio::spawn(async move { store.index_rows(after.as_deref(), BUILD_PAGE).await })
+            tokio::spawn(async move { store.index_rows(&after, BUILD_PAGE).await })
         };
-        let mut next = Some(read_after(None));
+        let mut next = Some(read_after(IndexCursor::Start));
         while let Some(reading) = next.take() {
-            let page = reading
+            let (page, cursor) = reading
                 .await
                 .map_err(|error| StoreError::Corrupt(format!("reading list entries: {error}")))??;
-            let full = page.len() as u64 == BUILD_PAGE;
-            if full {
-                next = Some(read_after(page.last().map(|e| e.id.to_string())));
+            if let Some(cursor) = cursor {
+                next = Some(read_after(cursor));
             }
             builder = tokio::task::spawn_blocking(move || {
                 builder.add(&page);

@@ -378,3 +378,71 @@ async fn decisions_are_logged_chained_and_a_tampered_row_is_detected() {
     assert_eq!(report.verified, 1);
     assert_eq!(report.broken.as_ref().map(|b| b.0), Some(2), "{report:?}");
 }
+
+/// A restarted node builds its index from the database (`Store::index_rows`: on SQLite through
+/// the covering index, a JSON page at a time) and answers as the running node did: the entry's
+/// identifier, its name, its former name, a warning list, and a clear bidder.
+#[tokio::test]
+async fn a_restarted_node_builds_its_index_from_the_database() {
+    let app = spawn_app().await;
+    issue(
+        &app,
+        "serious_dishonesty",
+        ENTERPRISE,
+        "饶平县某某建筑工程有限公司",
+        "饶发改〔2026〕7号",
+    )
+    .await;
+    issue(
+        &app,
+        "abnormal_operations",
+        ABNORMAL,
+        "饶平县宏昌市政工程有限公司",
+        "饶市监〔2026〕8号",
+    )
+    .await;
+    let (settings, data_dir, clock) = app.stop().await;
+    let app = start(settings, data_dir, clock).await;
+    let (_, key) = app.issue_key(&["match"], 100, 100, 10_000).await;
+    let answer = screen(
+        &app,
+        &key,
+        &json!({"project": project("bidding", "2026-06-20"), "bidders": [
+            {"uscc": ENTERPRISE},
+            {"name": "饶平县某某建筑工程有限公司"},
+            {"name": "饶平县旧名建材有限公司"},
+            {"uscc": ABNORMAL},
+            {"uscc": UNLISTED, "name": "饶平县宏达市政工程有限公司"},
+        ]}),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let verdicts: Vec<&str> = answer.body["bidders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        ["block", "review", "review", "review", "clear"],
+        "{}",
+        answer.text
+    );
+    let matched: Vec<&str> = answer.body["bidders"][2]["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["matched_on"].as_str().unwrap())
+        .collect();
+    // Both entries carry the former name `issue` gives every entry.
+    assert_eq!(matched, ["former_name", "former_name"], "{}", answer.text);
+    // `宏达市政工程` does not meet `宏昌市政工程`: before the `市政` guard both names had the
+    // key `政工程`, and the bidder had a notice hit.
+    assert!(
+        answer.body["bidders"][4]["hits"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
