@@ -568,7 +568,9 @@ impl Store {
         } else {
             for chunk in new_rows.chunks(INSERT_CHUNK) {
                 records::Entity::insert_many(
-                    chunk.iter().map(|row| row.model.clone().into_active_model()),
+                    chunk
+                        .iter()
+                        .map(|row| row.model.clone().into_active_model()),
                 )
                 .exec_without_returning(&txn)
                 .await?;
@@ -587,8 +589,16 @@ impl Store {
             let signer_key = journal.signer().public_key_b64();
             let origin = journal.origin().to_string();
             if backend == DbBackend::Postgres {
-                pg_insert_created_events(&txn, &origin, first_seq, &new_rows, &signatures, signer_key, at)
-                    .await?;
+                pg_insert_created_events(
+                    &txn,
+                    &origin,
+                    first_seq,
+                    &new_rows,
+                    &signatures,
+                    signer_key,
+                    at,
+                )
+                .await?;
             } else {
                 let events = new_rows
                     .iter()
