@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sea_orm::sea_query::{Alias, BinOper, Expr, Func, OnConflict};
+use sea_orm::sea_query::{Alias, BinOper, Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
     QueryFilter, QueryOrder, QuerySelect,
@@ -219,31 +219,39 @@ impl From<sea_orm::DbErr> for DiscardError {
     }
 }
 
+/// The contiguous head of `origin` here: events and skip markers are gap-free together.
 async fn high_watermark(db: &impl ConnectionTrait, origin: &str) -> Result<i64, StoreError> {
-    let last: Option<Option<i64>> = journal_events::Entity::find()
-        .select_only()
-        .column_as(
-            Expr::expr(Func::max(Expr::col(journal_events::Column::Seq))),
-            "last",
-        )
-        .filter(journal_events::Column::Origin.eq(origin))
-        .into_tuple()
-        .one(db)
-        .await?;
-    let skipped: Option<Option<i64>> = journal_skips::Entity::find()
-        .select_only()
-        .column_as(
-            Expr::expr(Func::max(Expr::col(journal_skips::Column::Seq))),
-            "last",
-        )
-        .filter(journal_skips::Column::Origin.eq(origin))
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(last
-        .flatten()
-        .unwrap_or(0)
-        .max(skipped.flatten().unwrap_or(0)))
+    Ok(journal_heads_of(db, Some(origin))
+        .await?
+        .get(origin)
+        .copied()
+        .unwrap_or(0))
+}
+
+/// Per origin (or for `only`), the highest seq held as an event or a skip marker.
+async fn journal_heads_of(
+    db: &impl ConnectionTrait,
+    only: Option<&str>,
+) -> Result<BTreeMap<String, i64>, StoreError> {
+    let mut heads = super::max_seq_per::<journal_events::Entity>(
+        db,
+        journal_events::Column::Origin,
+        journal_events::Column::Seq,
+        only,
+    )
+    .await?;
+    let skipped = super::max_seq_per::<journal_skips::Entity>(
+        db,
+        journal_skips::Column::Origin,
+        journal_skips::Column::Seq,
+        only,
+    )
+    .await?;
+    for (origin, last) in skipped {
+        let held = heads.entry(origin).or_insert(0);
+        *held = (*held).max(last);
+    }
+    Ok(heads)
 }
 
 fn malformed(event: &WireEvent, reason: &'static str) -> ApplyError {
@@ -751,34 +759,7 @@ impl Store {
     /// The highest contiguous sequence number held for each origin in the journal.
     /// Events and skip markers together: gap-free from 1 per origin.
     pub async fn journal_watermarks(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows: Vec<(String, Option<i64>)> = journal_events::Entity::find()
-            .select_only()
-            .column(journal_events::Column::Origin)
-            .column_as(
-                Expr::expr(Func::max(Expr::col(journal_events::Column::Seq))),
-                "last",
-            )
-            .group_by(journal_events::Column::Origin)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let skipped: Vec<(String, Option<i64>)> = journal_skips::Entity::find()
-            .select_only()
-            .column(journal_skips::Column::Origin)
-            .column_as(
-                Expr::expr(Func::max(Expr::col(journal_skips::Column::Seq))),
-                "last",
-            )
-            .group_by(journal_skips::Column::Origin)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let mut out: BTreeMap<String, i64> = BTreeMap::new();
-        for (origin, last) in rows.into_iter().chain(skipped) {
-            let held = out.entry(origin).or_insert(0);
-            *held = (*held).max(last.unwrap_or(0));
-        }
-        Ok(out)
+        journal_heads_of(&self.db, None).await
     }
 
     /// What each level above this node holds of the origins below it, per ancestor region:

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -97,8 +96,21 @@ impl JournalWriter {
             change_kind: change_kind.as_str(),
         };
         let signature = self.signer.sign(&signing_bytes(header, &payload));
-        Ok(journal_events::ActiveModel {
-            origin: Set(origin.clone()),
+        Ok(self.row(seq, model, change_kind, payload, signature, at))
+    }
+
+    /// The journal row of an event already signed.
+    pub(super) fn row(
+        &self,
+        seq: i64,
+        model: &records::Model,
+        change_kind: ChangeKind,
+        payload: String,
+        signature: String,
+        at: OffsetDateTime,
+    ) -> journal_events::ActiveModel {
+        journal_events::ActiveModel {
+            origin: Set(self.origin.to_string()),
             seq: Set(seq),
             record_id: Set(model.id.clone()),
             record_version: Set(model.version),
@@ -107,7 +119,7 @@ impl JournalWriter {
             signature: Set(signature),
             signer_key: Set(self.signer.public_key_b64().to_owned()),
             journaled_at: Set(at),
-        })
+        }
     }
 }
 
@@ -234,20 +246,21 @@ impl Store {
         origin: RegionCode,
         signer: Arc<SigningKey>,
     ) -> Result<(), StoreError> {
-        let last: Option<Option<i64>> = journal_events::Entity::find()
-            .select_only()
-            .column_as(
-                Expr::expr(Func::max(Expr::col(journal_events::Column::Seq))),
-                "last",
-            )
-            .filter(journal_events::Column::Origin.eq(origin.to_string()))
-            .into_tuple()
-            .one(&self.db)
-            .await?;
+        let origin_code = origin.to_string();
+        let last = super::max_seq_per::<journal_events::Entity>(
+            &self.db,
+            journal_events::Column::Origin,
+            journal_events::Column::Seq,
+            Some(&origin_code),
+        )
+        .await?
+        .get(&origin_code)
+        .copied()
+        .unwrap_or(0);
         let writer = JournalWriter {
             origin,
             signer,
-            last_seq: AtomicI64::new(last.flatten().unwrap_or(0)),
+            last_seq: AtomicI64::new(last),
         };
         self.journal
             .set(writer)

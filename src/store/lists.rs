@@ -180,17 +180,16 @@ fn to_wire(row: list_changes::Model) -> Result<WireListChange, StoreError> {
 }
 
 async fn issuer_head(db: &impl ConnectionTrait, issuer: &str) -> Result<i64, StoreError> {
-    let last: Option<Option<i64>> = list_changes::Entity::find()
-        .select_only()
-        .column_as(
-            Expr::expr(Func::max(Expr::col(list_changes::Column::Seq))),
-            "last",
-        )
-        .filter(list_changes::Column::Issuer.eq(issuer))
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(last.flatten().unwrap_or(0))
+    Ok(super::max_seq_per::<list_changes::Entity>(
+        db,
+        list_changes::Column::Issuer,
+        list_changes::Column::Seq,
+        Some(issuer),
+    )
+    .await?
+    .get(issuer)
+    .copied()
+    .unwrap_or(0))
 }
 
 async fn insert_chunked<A, E>(db: &impl ConnectionTrait, rows: Vec<A>) -> Result<(), StoreError>
@@ -544,21 +543,13 @@ impl Store {
 
     /// The highest sequence number held per issuer.
     pub async fn list_heads(&self) -> Result<BTreeMap<String, i64>, StoreError> {
-        let rows: Vec<(String, Option<i64>)> = list_changes::Entity::find()
-            .select_only()
-            .column(list_changes::Column::Issuer)
-            .column_as(
-                Expr::expr(Func::max(Expr::col(list_changes::Column::Seq))),
-                "last",
-            )
-            .group_by(list_changes::Column::Issuer)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(issuer, last)| (issuer, last.unwrap_or(0)))
-            .collect())
+        super::max_seq_per::<list_changes::Entity>(
+            &self.db,
+            list_changes::Column::Issuer,
+            list_changes::Column::Seq,
+            None,
+        )
+        .await
     }
 
     /// Changes after the child's cursors (issuers it does not mention: from the start), at

@@ -110,6 +110,32 @@ fn is_unavailable(text: &str) -> bool {
     .any(|needle| text.contains(needle))
 }
 
+/// `MAX(seq)` of a gap-free sequence per `group` value (origin, issuer …), for every group or
+/// for the one named by `only`. The journals, the skip markers and the list changes all keep
+/// their heads this way.
+pub(crate) async fn max_seq_per<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    group: E::Column,
+    seq: E::Column,
+    only: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, i64>, StoreError> {
+    use sea_orm::sea_query::{Expr, Func};
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let mut query = E::find()
+        .select_only()
+        .column(group)
+        .column_as(Expr::expr(Func::max(Expr::col(seq))), "last")
+        .group_by(group);
+    if let Some(only) = only {
+        query = query.filter(group.eq(only));
+    }
+    let rows: Vec<(String, Option<i64>)> = query.into_tuple().all(db).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(group, last)| (group, last.unwrap_or(0)))
+        .collect())
+}
+
 /// Database handle plus the in-memory head of the audit chain.
 pub struct Store {
     db: DatabaseConnection,

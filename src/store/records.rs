@@ -11,7 +11,7 @@ use sea_orm::{
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-use super::entities::{journal_events, record_versions, records};
+use super::entities::{record_versions, records};
 use super::{Store, StoreError, audit};
 use crate::audit::AuditEntry;
 use crate::domain::record::{Record, RecordData, RecordVersion};
@@ -299,10 +299,6 @@ impl PreparedRecord {
             },
         })
     }
-
-    fn split(self) -> (Record, NewRow) {
-        (self.record, self.row)
-    }
 }
 
 fn created_version_row(
@@ -317,10 +313,8 @@ fn created_version_row(
         reason: Set(None),
         actor: Set(actor.to_owned()),
         at: Set(at),
-        snapshot: Set(match &row.snapshot {
-            Some(snapshot) => snapshot.clone(),
-            None => serde_json::from_str(&row.payload).map_err(|_| corrupt("snapshot"))?,
-        }),
+        // Built in `PreparedRecord::new` for every backend that writes through here.
+        snapshot: Set(row.snapshot.clone().ok_or_else(|| corrupt("snapshot"))?),
     })
 }
 
@@ -427,7 +421,7 @@ async fn pg_insert_created_events(
     origin: &str,
     first_seq: i64,
     rows: &[NewRow],
-    signatures: &[String],
+    signatures: Vec<String>,
     signer_key: &str,
     at: OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -454,7 +448,7 @@ async fn pg_insert_created_events(
             pg_column(rows, |row| row.model.id.clone()),
             pg_column(rows, |row| row.model.version),
             pg_column(rows, |row| row.payload.clone()),
-            signatures.to_vec().into(),
+            signatures.into(),
         ],
     );
     txn.execute_raw(insert_events).await?;
@@ -544,7 +538,7 @@ impl Store {
                 });
                 continue;
             }
-            let (record, row) = row.split();
+            let PreparedRecord { record, row } = row;
             outcomes.push(InsertOutcome {
                 record,
                 created: true,
@@ -586,16 +580,14 @@ impl Store {
         }
         if let (Some(journal), Some(signing)) = (journal, signing) {
             let signatures = signing.finish().await?;
-            let signer_key = journal.signer().public_key_b64();
-            let origin = journal.origin().to_string();
             if backend == DbBackend::Postgres {
                 pg_insert_created_events(
                     &txn,
-                    &origin,
+                    &journal.origin().to_string(),
                     first_seq,
                     &new_rows,
-                    &signatures,
-                    signer_key,
+                    signatures,
+                    journal.signer().public_key_b64(),
                     at,
                 )
                 .await?;
@@ -604,16 +596,15 @@ impl Store {
                     .iter()
                     .zip(signatures)
                     .enumerate()
-                    .map(|(i, (row, signature))| journal_events::ActiveModel {
-                        origin: Set(origin.clone()),
-                        seq: Set(first_seq + i as i64),
-                        record_id: Set(row.model.id.clone()),
-                        record_version: Set(row.model.version),
-                        change_kind: Set(ChangeKind::Created.as_str().to_owned()),
-                        payload: Set(row.payload.clone()),
-                        signature: Set(signature),
-                        signer_key: Set(signer_key.to_owned()),
-                        journaled_at: Set(at),
+                    .map(|(i, (row, signature))| {
+                        journal.row(
+                            first_seq + i as i64,
+                            &row.model,
+                            ChangeKind::Created,
+                            row.payload.clone(),
+                            signature,
+                            at,
+                        )
                     })
                     .collect();
                 super::journal::insert_events(&txn, events).await?;
