@@ -59,6 +59,20 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             let _ = metrics::set_global_recorder(recorder);
             describe();
+            // Histogram samples queue in the recorder until they are folded into buckets, which
+            // happens at a scrape or an upkeep. `PrometheusBuilder::install` would run upkeep on
+            // a thread of its own; the node builds the recorder itself (several Applications share
+            // it in tests), so it runs upkeep here: without it, a node nobody scrapes would keep
+            // every request's samples (about 24 bytes a request) for ever.
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
             handle
         })
         .clone()
