@@ -202,9 +202,13 @@ impl Application {
             Duration::from_secs(settings.federation.list_stale_after_secs),
         ));
         let store = Arc::new(store);
-        let matcher =
-            crate::matching::Matcher::start(store.clone(), &lists.catalogue, &settings.matching)
-                .await?;
+        let matcher = crate::matching::Matcher::start(
+            store.clone(),
+            &lists.catalogue,
+            &settings.matching,
+            &settings.decision_journal_dir(),
+        )
+        .await?;
         let state = AppState {
             matcher,
             settings: Arc::new(settings),
@@ -360,6 +364,8 @@ impl Application {
         {
             tracing::warn!("shutdown grace period over; dropping remaining connections");
         }
+        // Every answered decision reaches the database before the pool closes.
+        state.matcher.log.close().await;
         let _ = stop_maintenance.send(true);
         let _ = maintenance.await;
         let _ = webhooks.await;

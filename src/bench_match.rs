@@ -694,7 +694,10 @@ async fn build_index(settings: &Settings) -> anyhow::Result<IndexBuild> {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = resident_bytes();
     let started = Instant::now();
-    let matcher = Matcher::start(store.clone(), &catalogue, &settings.matching).await?;
+    // A journal of its own: this matcher's log is never written, and the node started later
+    // owns the data directory's.
+    let journal = std::env::temp_dir().join(format!("integrity-bench-journal-{}", Uuid::now_v7()));
+    let matcher = Matcher::start(store.clone(), &catalogue, &settings.matching, &journal).await?;
     let elapsed = started.elapsed();
     let after = resident_bytes();
     let build = IndexBuild {
@@ -705,7 +708,9 @@ async fn build_index(settings: &Settings) -> anyhow::Result<IndexBuild> {
         peak_resident: peak_resident_bytes(),
         phases: [Duration::ZERO; 3],
     };
+    matcher.log.close().await;
     drop(matcher);
+    let _ = std::fs::remove_dir_all(&journal);
     let mut build = build;
     let mut builder = crate::matching::index::IndexBuilder::new(&catalogue);
     let mut after = Some(crate::store::lists::IndexCursor::Start);
@@ -920,22 +925,23 @@ async fn one_pass(
     Ok((mix, answers))
 }
 
-/// Times `runs` 1,000-bidder requests through the node's router in-process (no socket).
-async fn batch_server_times(
+/// Times `runs` requests (`bodies` cycled) through the node's router in-process (no socket),
+/// one at a time.
+async fn server_times(
     router: axum::Router,
-    body: &Bytes,
+    bodies: &[Bytes],
     key: &str,
     runs: usize,
 ) -> anyhow::Result<(Vec<u64>, usize)> {
     let mut times = Vec::with_capacity(runs);
     let mut answer_bytes = 0;
     let peer: SocketAddr = "127.0.0.1:9".parse()?;
-    for _ in 0..runs {
+    for run in 0..runs {
         let request = Request::post("/api/v1/match")
             .header("x-api-key", key)
             .header(header::CONTENT_TYPE, "application/json")
             .extension(ConnectInfo(peer))
-            .body(Body::from(body.clone()))?;
+            .body(Body::from(bodies[run % bodies.len()].clone()))?;
         let started = Instant::now();
         let response = router.clone().oneshot(request).await?;
         let status = response.status();
@@ -1082,6 +1088,18 @@ impl Load<'_> {
             fixed.len()
         )?;
 
+        // One typical request at a time through the router, no socket and no client: what the
+        // node itself spends on a request, decision log included.
+        let router = crate::api::router(self.state.clone());
+        let (single, _) = server_times(router, &bodies[..1_000], secret, 2_000).await?;
+        writeln!(
+            report,
+            "  single      typical requests one at a time, server time (router in-process, log included): p50 {} us, p90 {} us, p99 {} us",
+            percentile_us(&single, 0.5),
+            percentile_us(&single, 0.9),
+            percentile_us(&single, 0.99)
+        )?;
+
         drive(&bare_url, secret, &bodies, args.connections, 1).await?;
         drive(node_url, secret, &bodies, args.connections, 1).await?;
         let mut bare_rounds = Vec::new();
@@ -1122,9 +1140,10 @@ impl Load<'_> {
         // A 1,000-bidder batch of the same mix.
         let batch = world.request(scenario, 1 << 40, BATCH_BIDDERS, self.total, self.as_of)?;
         let router = crate::api::router(self.state.clone());
-        batch_server_times(router.clone(), &batch, secret, 2).await?;
+        let batches = [batch.clone()];
+        server_times(router.clone(), &batches, secret, 2).await?;
         let (server, answer_bytes) =
-            batch_server_times(router, &batch, secret, args.batch_runs.max(1)).await?;
+            server_times(router, &batches, secret, args.batch_runs.max(1)).await?;
         let over_http = batch_http_times(node_url, &batch, secret, args.batch_runs.max(1)).await?;
         let server_p50 = percentile_us(&server, 0.5);
         writeln!(

@@ -514,6 +514,12 @@ impl Settings {
         }
     }
 
+    /// Where the decision log's write-ahead journal lives (`matching::journal`), on every
+    /// backend: `<node.data_dir>/decision-journal`.
+    pub fn decision_journal_dir(&self) -> PathBuf {
+        self.node.data_dir.join("decision-journal")
+    }
+
     /// The database URL to connect to (embedded SQLite when none is configured).
     pub fn database_url(&self) -> String {
         let url = self.database.url.expose_secret();

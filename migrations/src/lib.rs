@@ -16,6 +16,7 @@ mod m20261122_000007_create_match_decisions;
 mod m20261122_000008_create_webhooks_monitors;
 mod m20261122_000009_index_list_entries_for_matching;
 mod m20261201_000009_discards_and_snapshots;
+mod m20261202_000010_receipt_proofs;
 
 /// All migrations of the node, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_create_webhooks_monitors::Migration),
             Box::new(m20261122_000009_index_list_entries_for_matching::Migration),
             Box::new(m20261201_000009_discards_and_snapshots::Migration),
+            Box::new(m20261202_000010_receipt_proofs::Migration),
         ]
     }
 }

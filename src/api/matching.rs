@@ -148,10 +148,55 @@ pub struct ReceiptOut {
     pub prev_hash: String,
     /// This receipt's hash (covers seq, id, time, request hash, epochs, decision, prev hash).
     pub hash: String,
-    /// The node's Ed25519 signature of the hash (base64).
+    /// Receipt format: 2 (the signature covers the Merkle root of the decisions committed
+    /// together, reached from `hash` through `proof`), or 1 for decisions logged before
+    /// version 2 (the signature covers `hash` itself).
+    pub version: u8,
+    /// The audit path from `hash` to `root`, leaf to root: `l:<hex>` (sibling on the left) or
+    /// `r:<hex>` (on the right); leaf = SHA-256(0x00 ‖ hash), node = SHA-256(0x01 ‖ left ‖
+    /// right). Empty when the decision was committed alone, and for version 1.
+    pub proof: Vec<String>,
+    /// The Merkle root the signature covers (version 2).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub root: Option<String>,
+    /// The node's Ed25519 signature (base64) of
+    /// `integrity-exchange/match-receipt-batch/v2\n<root>` (version 2) or of
+    /// `integrity-exchange/match-receipt/v1\n<hash>` (version 1).
     pub signature: String,
     /// The node's public key (base64).
     pub signer_key: String,
+}
+
+impl ReceiptOut {
+    fn from_stored(
+        seq: i64,
+        request_hash: String,
+        prev_hash: String,
+        hash: String,
+        proof: Option<&str>,
+        signature: String,
+        signer_key: String,
+    ) -> ReceiptOut {
+        let steps: Vec<String> = proof
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
+        let root = proof.and_then(|p| {
+            crate::matching::receipt::decode_proof(p)
+                .and_then(|steps| crate::matching::receipt::merkle_root_from(&hash, &steps))
+        });
+        ReceiptOut {
+            seq,
+            request_hash,
+            prev_hash,
+            version: if proof.is_some() { 2 } else { 1 },
+            proof: steps,
+            root,
+            hash,
+            signature,
+            signer_key,
+        }
+    }
 }
 
 /// A screening answer.
@@ -481,14 +526,15 @@ pub(super) async fn screen(
     Ok((
         MatchOut {
             decision,
-            receipt: ReceiptOut {
-                seq: receipt.seq,
+            receipt: ReceiptOut::from_stored(
+                receipt.seq,
                 request_hash,
-                prev_hash: receipt.prev_hash,
-                hash: receipt.hash,
-                signature: receipt.signature,
-                signer_key: receipt.signer_key,
-            },
+                receipt.prev_hash,
+                receipt.hash,
+                Some(&receipt.proof),
+                receipt.signature,
+                receipt.signer_key,
+            ),
         },
         decision_text,
     ))
@@ -556,15 +602,32 @@ fn logged(row: DecisionRow) -> LoggedDecisionOut {
         decision_text: row.decision.clone(),
         epochs_text: row.epochs.clone(),
         caller: row.caller,
-        receipt: ReceiptOut {
-            seq: row.seq,
-            request_hash: row.request_hash,
-            prev_hash: row.prev_hash,
-            hash: row.hash,
-            signature: row.signature,
-            signer_key: row.signer_key,
-        },
+        receipt: ReceiptOut::from_stored(
+            row.seq,
+            row.request_hash,
+            row.prev_hash,
+            row.hash,
+            row.proof.as_deref(),
+            row.signature,
+            row.signer_key,
+        ),
     }
+}
+
+/// Waits until the database holds every decision answered so far (the journal is copied into
+/// it behind the answers, usually within milliseconds), so a reader never misses one.
+async fn wait_for_log(state: &AppState) -> Result<(), ApiError> {
+    if state.matcher.log.caught_up().await {
+        return Ok(());
+    }
+    let mut api = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "decision_log_catching_up",
+        "recent decisions are not yet readable (the database is behind the decision journal); retry shortly",
+        "最近的核查记录尚未写入数据库，暂不可查询，请稍后重试",
+    );
+    api.retry_after_secs = Some(5);
+    Err(api)
 }
 
 fn bad_query(code: &'static str, detail: &str, detail_zh: &str) -> ApiError {
@@ -581,6 +644,7 @@ fn bad_query(code: &'static str, detail: &str, detail_zh: &str) -> ApiError {
         (status = 400, description = "Unknown parameter, verdict, date, cursor or limit", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff, or a key without scope match", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Recent decisions are not yet in the database (decision_log_catching_up); retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_matches(
@@ -644,6 +708,7 @@ pub async fn list_matches(
         caller: matches!(caller, Caller::ApiKey { .. }).then(|| caller.actor_id()),
         before_seq: query.cursor,
     };
+    wait_for_log(&state).await?;
     let rows = state.store.find_decisions(&filter, limit).await?;
     let next_cursor = (rows.len() as u64 == limit)
         .then(|| rows.last().map(|r| r.seq))
@@ -679,6 +744,7 @@ pub struct MatchPath {
         (status = 401, description = "No or bad credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not staff, or a key without scope match", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such decision visible to the caller", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Recent decisions are not yet in the database (decision_log_catching_up); retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_match(
@@ -688,6 +754,7 @@ pub async fn get_match(
     Path(path): Path<MatchPath>,
 ) -> Result<Json<LoggedDecisionOut>, ApiError> {
     let not_found = || ApiError::not_found("the match decision", "该核查记录");
+    wait_for_log(&state).await?;
     let row = state
         .store
         .get_decision(path.id.trim())

@@ -1,17 +1,39 @@
-//! The durable decision log with group commit: every match request hands its decision to one
-//! writer task and waits; the writer takes everything queued (up to `match.log_batch`),
-//! chains and signs each decision, writes them all in one transaction, and only then lets the
-//! requests answer. Many concurrent requests so share one commit (one fsync) instead of
-//! queueing for one each.
+//! The durable decision log with group commit.
+//!
+//! Every match request hands its decision to one writer thread and waits. The writer takes
+//! everything queued (up to `match.log_batch`), chains each decision to the previous one
+//! (SHA-256), builds a Merkle tree over the group's hashes and signs its root once (Ed25519),
+//! appends the group as one frame to the write-ahead journal (`journal.rs`) and syncs it; only
+//! then do the requests answer. Many concurrent requests so share one `fdatasync` and one
+//! signature instead of queueing for one each.
+//!
+//! Behind the writer, the projector copies committed groups into the database
+//! (`match_decisions` with the webhook deliveries they cause, one transaction per run of
+//! groups), which is where supervisors query the log. Readers first wait until the database
+//! holds every decision committed when they asked ([`DecisionLog::caught_up`]). At start the
+//! journal is read back and whatever the database lacks is written to it before the node
+//! serves, so a crash loses nothing that was answered; journal segments are deleted once the
+//! database holds what they do.
 
+use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 use time::OffsetDateTime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
-use super::receipt::{ReceiptFields, receipt_hash, signed_message};
-use crate::store::Store;
+use super::journal::{self, Group, Journal};
+use super::receipt::{
+    ReceiptFields, encode_proof, merkle_group, receipt_hash, signed_root_message,
+};
 use crate::store::matches::DecisionRow;
+use crate::store::{Store, StoreError};
+
+/// Decisions copied to the database per transaction at most.
+const PROJECT_BATCH: usize = 2_000;
+/// How long a reader waits for the database copy before giving up.
+const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
 
 /// A decision waiting to be logged.
 #[derive(Debug)]
@@ -49,7 +71,11 @@ pub struct Receipt {
     pub prev_hash: String,
     /// This decision's hash.
     pub hash: String,
-    /// Node signature of the hash (base64).
+    /// Audit path from the hash to the signed group root (`receipt::encode_proof`).
+    pub proof: String,
+    /// The group's Merkle root (hex).
+    pub root: String,
+    /// Node signature of the group root (base64).
     pub signature: String,
     /// The node's public key (base64).
     pub signer_key: String,
@@ -60,56 +86,219 @@ pub struct Receipt {
 #[error("decision log unavailable: {0}")]
 pub struct LogError(pub String);
 
-type Job = (PendingDecision, oneshot::Sender<Result<Receipt, LogError>>);
+enum Job {
+    Decide(
+        Box<PendingDecision>,
+        oneshot::Sender<Result<Receipt, LogError>>,
+    ),
+    Close,
+}
 
-/// Handle to the writer task.
+/// Handle to the writer thread and the projector.
 #[derive(Clone, Debug)]
 pub struct DecisionLog {
     sender: mpsc::Sender<Job>,
+    /// The last seq durable in the journal.
+    committed: Arc<AtomicI64>,
+    /// The last seq the database holds.
+    projected: watch::Receiver<i64>,
+    projector: Arc<tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>>,
+}
+
+/// Journal groups after `head` (the database's last seq), contiguous from `head + 1`.
+fn missing_from_database(groups: Vec<Group>, head: i64) -> Vec<Group> {
+    let mut expected = head + 1;
+    let mut missing = Vec::new();
+    for mut group in groups {
+        let whole = group.rows.len();
+        group.rows.retain(|row| row.seq > head);
+        if group.rows.len() != whole {
+            // Part of the group is in the database already, and so are its deliveries (the
+            // projector writes whole groups; only an edited database gets here).
+            group.deliveries.clear();
+        }
+        let Some((first, last)) = group.seqs() else {
+            continue;
+        };
+        if first != expected {
+            tracing::error!(
+                expected,
+                found = first,
+                "the decision journal does not continue the database's chain; later decisions are kept, and `receipts verify` will show the gap"
+            );
+        }
+        expected = last + 1;
+        missing.push(group);
+    }
+    missing
 }
 
 impl DecisionLog {
-    /// Starts the writer on `store`, continuing the chain from its last decision.
+    /// Starts the log on `store` with its journal in `dir`: first the database receives what
+    /// the journal holds beyond it (decisions answered before a crash), then the chain
+    /// continues from the last decision.
+    ///
+    /// # Errors
+    /// The database or the journal directory failed.
     pub async fn start(
         store: Arc<Store>,
         batch: usize,
-    ) -> Result<DecisionLog, crate::store::StoreError> {
-        let head = store.last_decision().await?;
-        let (sender, receiver) = mpsc::channel::<Job>(batch.max(1) * 4);
-        tokio::spawn(write_loop(store, receiver, head, batch.max(1)));
-        Ok(DecisionLog { sender })
+        dir: &Path,
+    ) -> Result<DecisionLog, StoreError> {
+        let io = |error: std::io::Error| StoreError::Corrupt(format!("decision journal: {error}"));
+        let mut head = store.last_decision().await?;
+        let recovered = {
+            let dir = dir.to_owned();
+            tokio::task::spawn_blocking(move || journal::recover(&dir))
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("decision journal: {e}")))?
+                .map_err(io)?
+        };
+        let missing = missing_from_database(recovered, head.0);
+        if !missing.is_empty() {
+            let n: usize = missing.iter().map(|g| g.rows.len()).sum();
+            for chunk in missing.chunks(64) {
+                let rows: Vec<DecisionRow> =
+                    chunk.iter().flat_map(|g| g.rows.iter().cloned()).collect();
+                let deliveries: Vec<_> = chunk
+                    .iter()
+                    .flat_map(|g| g.deliveries.iter().cloned())
+                    .collect();
+                store.insert_decisions(rows, &deliveries).await?;
+            }
+            if let Some(last) = missing.last().and_then(|g| g.rows.last()) {
+                head = (last.seq, last.hash.clone());
+            }
+            tracing::info!(
+                decisions = n,
+                "decisions recovered from the journal into the database"
+            );
+        }
+        let journal = {
+            let dir = dir.to_owned();
+            let next = head.0 + 1;
+            tokio::task::spawn_blocking(move || Journal::create(&dir, next))
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("decision journal: {e}")))?
+                .map_err(io)?
+        };
+        let batch = batch.max(1);
+        let (sender, receiver) = mpsc::channel::<Job>(batch * 4);
+        let (to_projector, from_writer) = mpsc::unbounded_channel::<Group>();
+        let committed = Arc::new(AtomicI64::new(head.0));
+        let released = Arc::new(AtomicI64::new(head.0));
+        let (projected_tx, projected) = watch::channel(head.0);
+        let writer = Writer {
+            store: store.clone(),
+            journal,
+            receiver,
+            head,
+            batch,
+            to_projector,
+            committed: committed.clone(),
+            released: released.clone(),
+        };
+        std::thread::Builder::new()
+            .name("decision-log".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StoreError::Corrupt(format!("starting the decision log: {e}")))?;
+        let projector = tokio::spawn(project(store, from_writer, projected_tx, released));
+        Ok(DecisionLog {
+            sender,
+            committed,
+            projected,
+            projector: Arc::new(tokio::sync::Mutex::new(Some(projector))),
+        })
     }
 
     /// Logs a decision durably and returns its receipt.
+    ///
+    /// # Errors
+    /// The journal could not be written, or the log is closed.
     pub async fn append(&self, decision: PendingDecision) -> Result<Receipt, LogError> {
         let (reply, answer) = oneshot::channel();
         self.sender
-            .send((decision, reply))
+            .send(Job::Decide(Box::new(decision), reply))
             .await
             .map_err(|_| LogError("the writer has stopped".into()))?;
         answer
             .await
             .map_err(|_| LogError("the writer has stopped".into()))?
     }
+
+    /// Waits until the database holds every decision committed before the call; `false` if
+    /// it did not within ten seconds (the database is failing; see the logs).
+    pub async fn caught_up(&self) -> bool {
+        let target = self.committed.load(Ordering::Acquire);
+        let mut projected = self.projected.clone();
+        matches!(
+            tokio::time::timeout(CATCH_UP_WAIT, projected.wait_for(|seq| *seq >= target)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Stops taking decisions and waits until the database holds every committed one.
+    pub async fn close(&self) {
+        let _ = self.sender.send(Job::Close).await;
+        if let Some(projector) = self.projector.lock().await.take() {
+            let _ = projector.await;
+        }
+    }
 }
 
-async fn write_loop(
+/// The writer thread's state.
+struct Writer {
     store: Arc<Store>,
-    mut receiver: mpsc::Receiver<Job>,
-    mut head: (i64, String),
+    journal: Journal,
+    receiver: mpsc::Receiver<Job>,
+    /// Last (seq, hash) of the chain.
+    head: (i64, String),
     batch: usize,
-) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(batch);
-    while receiver.recv_many(&mut jobs, batch).await > 0 {
+    to_projector: mpsc::UnboundedSender<Group>,
+    committed: Arc<AtomicI64>,
+    /// The last seq the database holds (journal segments up to it may go).
+    released: Arc<AtomicI64>,
+}
+
+type Reply = oneshot::Sender<Result<Receipt, LogError>>;
+
+impl Writer {
+    fn run(mut self) {
+        let mut jobs: Vec<(Box<PendingDecision>, Reply)> = Vec::with_capacity(self.batch);
+        let mut closing = false;
+        while !closing {
+            let Some(first) = self.receiver.blocking_recv() else {
+                break;
+            };
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Decide(decision, reply) => jobs.push((decision, reply)),
+                    Job::Close => {
+                        closing = true;
+                        break;
+                    }
+                }
+                if jobs.len() < self.batch {
+                    next = self.receiver.try_recv().ok();
+                }
+            }
+            if !jobs.is_empty() {
+                self.commit(&mut jobs);
+            }
+            self.journal.release(self.released.load(Ordering::Acquire));
+        }
+        // Dropping `to_projector` lets the projector finish what is queued, then stop.
+        tracing::debug!("decision log writer stopped");
+    }
+
+    /// Chains, signs and writes one group; answers its requests.
+    fn commit(&mut self, jobs: &mut Vec<(Box<PendingDecision>, Reply)>) {
+        let started = std::time::Instant::now();
+        let (mut seq, mut prev) = self.head.clone();
         let mut rows = Vec::with_capacity(jobs.len());
-        let deliveries: Vec<_> = jobs
-            .iter()
-            .flat_map(|(decision, _)| decision.deliveries.iter().cloned())
-            .collect();
-        let mut receipts = Vec::with_capacity(jobs.len());
-        let (mut seq, mut prev) = head.clone();
-        let mut failure = None;
-        for (decision, _) in &jobs {
+        let mut deliveries = Vec::new();
+        for (decision, _) in jobs.iter_mut() {
             seq += 1;
             let hash = receipt_hash(ReceiptFields {
                 seq,
@@ -120,67 +309,182 @@ async fn write_loop(
                 decision: &decision.decision,
                 prev_hash: &prev,
             });
-            let Some((signature, signer_key)) = store.sign_with_node_key(&signed_message(&hash))
-            else {
-                failure = Some("the node's signing key is not loaded".to_owned());
-                break;
-            };
+            deliveries.append(&mut decision.deliveries);
+            let decision = &mut **decision;
             rows.push(DecisionRow {
                 seq,
-                id: decision.id.clone(),
+                id: std::mem::take(&mut decision.id),
                 created_at: decision.created_at,
                 created_us: crate::store::webhooks::unix_micros(decision.created_at),
-                caller: decision.caller.clone(),
-                project_id: decision.project_id.clone(),
-                project_kind: decision.project_kind.clone(),
+                caller: std::mem::take(&mut decision.caller),
+                project_id: std::mem::take(&mut decision.project_id),
+                project_kind: std::mem::take(&mut decision.project_kind),
                 as_of: decision.as_of,
                 n_block: decision.counts[0],
                 n_review: decision.counts[1],
                 n_clear: decision.counts[2],
                 n_invalid: decision.counts[3],
-                request_hash: decision.request_hash.clone(),
-                epochs: decision.epochs.clone(),
-                decision: decision.decision.clone(),
-                prev_hash: prev.clone(),
-                hash: hash.clone(),
-                signature: signature.clone(),
-                signer_key: signer_key.clone(),
+                request_hash: std::mem::take(&mut decision.request_hash),
+                epochs: std::mem::take(&mut decision.epochs),
+                decision: std::mem::take(&mut decision.decision),
+                prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                hash,
+                signature: String::new(),
+                signer_key: String::new(),
+                proof: None,
             });
-            receipts.push(Receipt {
-                seq,
-                prev_hash: prev.clone(),
-                hash: hash.clone(),
-                signature,
-                signer_key,
-            });
-            prev = hash;
         }
-        let outcome = match failure {
-            Some(failure) => Err(failure),
-            None => store
-                .insert_decisions(rows, &deliveries)
-                .await
-                .map_err(|error| error.to_string()),
-        };
-        metrics::histogram!("integrity_match_log_batch_size").record(jobs.len() as f64);
-        match outcome {
-            Ok(()) => {
-                head = (seq, prev);
-                for ((_, reply), receipt) in jobs.drain(..).zip(receipts) {
-                    let _ = reply.send(Ok(receipt));
+        let hashes: Vec<String> = rows.iter().map(|row| row.hash.clone()).collect();
+        let (root, proofs) = merkle_group(&hashes);
+        let outcome = match self.store.sign_with_node_key(&signed_root_message(&root)) {
+            None => Err("the node's signing key is not loaded".to_owned()),
+            Some((signature, signer_key)) => {
+                for (row, proof) in rows.iter_mut().zip(&proofs) {
+                    row.signature.clone_from(&signature);
+                    row.signer_key.clone_from(&signer_key);
+                    row.proof = Some(encode_proof(proof));
+                }
+                let group = Group { rows, deliveries };
+                match self.journal.append(&group) {
+                    Ok(()) => Ok(group),
+                    Err(error) => Err(error.to_string()),
                 }
             }
-            Err(error) => {
-                tracing::error!(error = %error, "writing match decisions failed; their requests fail");
-                // The chain head stays where the database is; re-read it in case the commit
-                // happened and only its acknowledgement was lost.
-                if let Ok(stored) = store.last_decision().await {
-                    head = stored;
+        };
+        metrics::histogram!("integrity_match_log_batch_size").record(jobs.len() as f64);
+        metrics::histogram!("integrity_match_log_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(group) => {
+                self.head = (seq, prev);
+                self.committed.store(seq, Ordering::Release);
+                for ((_, reply), row) in jobs.drain(..).zip(&group.rows) {
+                    let _ = reply.send(Ok(Receipt {
+                        seq: row.seq,
+                        prev_hash: row.prev_hash.clone(),
+                        hash: row.hash.clone(),
+                        proof: row.proof.clone().unwrap_or_default(),
+                        root: root.clone(),
+                        signature: row.signature.clone(),
+                        signer_key: row.signer_key.clone(),
+                    }));
                 }
+                let _ = self.to_projector.send(group);
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "writing match decisions to the journal failed; their requests fail");
+                metrics::counter!("integrity_match_log_failures_total").increment(1);
                 for (_, reply) in jobs.drain(..) {
                     let _ = reply.send(Err(LogError(error.clone())));
                 }
             }
         }
+    }
+}
+
+/// Copies committed groups into the database, in order, many per transaction; retries until
+/// the database takes them (the journal keeps them meanwhile).
+async fn project(
+    store: Arc<Store>,
+    mut from_writer: mpsc::UnboundedReceiver<Group>,
+    projected: watch::Sender<i64>,
+    released: Arc<AtomicI64>,
+) {
+    while let Some(group) = from_writer.recv().await {
+        let Group {
+            mut rows,
+            mut deliveries,
+        } = group;
+        while rows.len() < PROJECT_BATCH {
+            match from_writer.try_recv() {
+                Ok(mut more) => {
+                    rows.append(&mut more.rows);
+                    deliveries.append(&mut more.deliveries);
+                }
+                Err(_) => break,
+            }
+        }
+        let Some(last) = rows.last().map(|row| row.seq) else {
+            continue;
+        };
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match store.insert_decisions(rows.clone(), &deliveries).await {
+                Ok(()) => break,
+                Err(error) => {
+                    // Already there (a commit whose acknowledgement was lost)?
+                    if store
+                        .last_decision()
+                        .await
+                        .is_ok_and(|(seq, _)| seq >= last)
+                    {
+                        break;
+                    }
+                    tracing::warn!(error = %error, "copying decisions to the database failed; retrying (they are safe in the journal)");
+                    metrics::counter!("integrity_match_log_projection_failures_total").increment(1);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        released.store(last, Ordering::Release);
+        projected.send_replace(last);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(seqs: std::ops::RangeInclusive<i64>) -> Group {
+        let at = time::macros::datetime!(2026-06-15 2:00 UTC);
+        Group {
+            rows: seqs
+                .map(|seq| DecisionRow {
+                    seq,
+                    id: format!("m{seq}"),
+                    created_at: at,
+                    created_us: 0,
+                    caller: String::new(),
+                    project_id: String::new(),
+                    project_kind: String::new(),
+                    as_of: at,
+                    n_block: 0,
+                    n_review: 0,
+                    n_clear: 0,
+                    n_invalid: 0,
+                    request_hash: String::new(),
+                    epochs: String::new(),
+                    decision: String::new(),
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                    signature: String::new(),
+                    signer_key: String::new(),
+                    proof: None,
+                })
+                .collect(),
+            deliveries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn only_what_the_database_lacks_is_replayed() {
+        let groups = vec![group(1..=3), group(4..=6), group(7..=7)];
+        let seqs = |groups: &[Group]| -> Vec<i64> {
+            groups
+                .iter()
+                .flat_map(|g| g.rows.iter().map(|r| r.seq))
+                .collect()
+        };
+        assert_eq!(
+            seqs(&missing_from_database(groups.clone(), 0)),
+            (1..=7).collect::<Vec<_>>()
+        );
+        assert_eq!(seqs(&missing_from_database(groups.clone(), 6)), vec![7]);
+        assert_eq!(
+            seqs(&missing_from_database(groups.clone(), 4)),
+            vec![5, 6, 7]
+        );
+        assert!(missing_from_database(groups, 7).is_empty());
     }
 }

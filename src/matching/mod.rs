@@ -10,6 +10,7 @@
 
 pub mod engine;
 pub mod index;
+pub mod journal;
 pub mod log;
 pub mod receipt;
 pub mod webhooks;
@@ -77,6 +78,7 @@ impl Matcher {
         store: Arc<Store>,
         catalogue: &ListCatalogue,
         settings: &MatchSettings,
+        journal_dir: &std::path::Path,
     ) -> Result<Arc<Matcher>, StoreError> {
         let started = Instant::now();
         // Heads first: a change committed during the build is applied again by the follower,
@@ -127,7 +129,7 @@ impl Matcher {
             .collect();
         let matcher = Arc::new(Matcher {
             index: RwLock::new((index, epochs)),
-            log: log::DecisionLog::start(store.clone(), settings.log_batch).await?,
+            log: log::DecisionLog::start(store.clone(), settings.log_batch, journal_dir).await?,
             restrictions,
             boundary_days: i64::from(settings.boundary_days),
             updated: tokio::sync::watch::Sender::new(0),

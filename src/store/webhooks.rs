@@ -19,7 +19,7 @@ pub fn unix_micros(at: OffsetDateTime) -> i64 {
 }
 
 /// A delivery to enqueue.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct NewDelivery {
     /// Id.
     pub id: String,

@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "match_decisions")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -26,6 +26,11 @@ pub struct Model {
     pub hash: String,
     pub signature: String,
     pub signer_key: String,
+    /// Audit path from `hash` to the signed root of its commit group (v2 receipts,
+    /// `matching::receipt::encode_proof`); `None` for v1 receipts, whose signature covers the
+    /// hash itself.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub proof: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
