@@ -291,9 +291,53 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 }
 
 /// `Json` whose rejections are problem+json.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+///
+/// Hand-written rather than `#[from_request(via(axum::Json))]` for speed only: axum's `Json`
+/// deserialises through `serde_path_to_error`, which tracks the path of every value and cost
+/// about a tenth of a 1,000-bidder match request. Here the body is parsed with plain
+/// `serde_json` first; only a body that fails is parsed again by `Json::from_bytes`, whose
+/// rejection (with the path of the bad field) becomes the problem, exactly as before.
 pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                // What axum's `Json` accepts: application/json or application/<x>+json, with
+                // any parameters.
+                let essence = value.split(';').next().unwrap_or("").trim();
+                essence.split_once('/').is_some_and(|(kind, sub)| {
+                    kind.eq_ignore_ascii_case("application")
+                        && (sub.eq_ignore_ascii_case("json")
+                            || sub
+                                .rsplit_once('+')
+                                .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json")))
+                })
+            });
+        if !json {
+            return Err(ApiError::from_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::from_status(rejection.status()))?;
+        match serde_json::from_slice(&bytes) {
+            Ok(value) => Ok(AppJson(value)),
+            Err(_) => match axum::Json::<T>::from_bytes(&bytes) {
+                Ok(axum::Json(value)) => Ok(AppJson(value)),
+                Err(rejection) => Err(ApiError::from(rejection)),
+            },
+        }
+    }
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
