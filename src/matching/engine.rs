@@ -361,7 +361,10 @@ impl Screening<'_> {
         let mut out = Vec::with_capacity(bidders.len());
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut valid: Vec<Option<(BidderKeys, Option<NormalizedName>)>> = Vec::new();
-        for (index, bidder) in bidders.iter().enumerate() {
+        // Validation and name normalisation, on every core for a large request.
+        let parsed =
+            super::parallel_chunks(bidders, |chunk| chunk.iter().map(bidder_keys).collect());
+        for ((index, bidder), parsed) in bidders.iter().enumerate().zip(parsed) {
             let mut decision = BidderOut {
                 index,
                 reference: bidder.reference.clone(),
@@ -372,7 +375,7 @@ impl Screening<'_> {
                 incentives: Vec::new(),
                 problems: Vec::new(),
             };
-            let mut problems = match bidder_keys(bidder) {
+            let mut problems = match parsed {
                 Ok((keys, name)) => {
                     decision.uscc = keys.uscc.clone();
                     let identity = keys
@@ -406,9 +409,9 @@ impl Screening<'_> {
             valid.push(None);
             out.push(decision);
         }
-        let keys: Vec<Option<BidderKeys>> = valid
+        let keys: Vec<Option<&BidderKeys>> = valid
             .iter()
-            .map(|v| v.as_ref().map(|(keys, _)| keys.clone()))
+            .map(|v| v.as_ref().map(|(keys, _)| keys))
             .collect();
         let (epochs, candidates) = self.matcher.candidates(&keys);
         // Cheap filter on the index before reading anything (withdrawn entries and entries far

@@ -430,53 +430,96 @@ impl MatchIndex {
 
     /// Candidate slots for a bidder, each with the strongest reason it came up.
     pub fn candidates(&self, bidder: &BidderKeys) -> Vec<(HitKey, Slot)> {
-        let mut found: HashMap<u32, HitKey> = HashMap::new();
-        let mut note = |slot: u32, key: HitKey| {
-            found
-                .entry(slot)
-                .and_modify(|k| *k = (*k).min(key))
-                .or_insert(key);
-        };
-        if let Some(uscc) = &bidder.uscc {
-            for (n, _) in self.postings(key_hash(KeyKind::Subject, uscc)) {
-                note(n, HitKey::Uscc);
-            }
-            if uscc.len() == 18 {
-                for (n, _) in self.postings(key_hash(KeyKind::OrgCode, &uscc[8..17])) {
-                    note(n, HitKey::OrgCode);
+        self.candidates_many(&[Some(bidder)])
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// [`MatchIndex::candidates`] of many bidders (`None`: no look-up, no candidates).
+    ///
+    /// A look-up is three dependent reads far apart in memory (bucket directory, hashes,
+    /// targets), each a cache miss on a large index. Done bidder by bidder the misses come one
+    /// after another; here every look-up of the request goes through each step before any goes
+    /// through the next, so the loads of one step are independent and the CPU overlaps their
+    /// misses (memory-level parallelism). Measured on a 1,000-bidder request.
+    pub fn candidates_many(&self, bidders: &[Option<&BidderKeys>]) -> Vec<Vec<(HitKey, Slot)>> {
+        // 1. Every key of every bidder: (bidder, reason, hash).
+        let mut lookups: Vec<(u32, HitKey, u64)> = Vec::with_capacity(bidders.len() * 5);
+        for (b, bidder) in bidders.iter().enumerate() {
+            let Some(bidder) = bidder else { continue };
+            let b = u32::try_from(b).unwrap_or(u32::MAX);
+            if let Some(uscc) = &bidder.uscc {
+                lookups.push((b, HitKey::Uscc, key_hash(KeyKind::Subject, uscc)));
+                if uscc.len() == 18 {
+                    lookups.push((b, HitKey::OrgCode, key_hash(KeyKind::OrgCode, &uscc[8..17])));
                 }
             }
+            if let Some(rep) = &bidder.rep_id {
+                lookups.push((b, HitKey::LegalRep, key_hash(KeyKind::Subject, rep)));
+                lookups.push((b, HitKey::LegalRep, key_hash(KeyKind::LegalRep, rep)));
+            }
+            if let Some(name) = &bidder.name_key {
+                // Name or former name: told apart by the posting's flag below.
+                lookups.push((b, HitKey::Name, key_hash(KeyKind::Name, name)));
+            }
+            if let Some(core) = &bidder.name_core {
+                lookups.push((b, HitKey::Core, key_hash(KeyKind::Core, core)));
+            }
         }
-        if let Some(rep) = &bidder.rep_id {
-            for kind in [KeyKind::Subject, KeyKind::LegalRep] {
-                for (n, _) in self.postings(key_hash(kind, rep)) {
-                    note(n, HitKey::LegalRep);
+        // 2. Bucket bounds of all look-ups, then 3. the run of each hash inside its bucket.
+        let bounds: Vec<(usize, usize)> = lookups
+            .iter()
+            .map(|(_, _, hash)| {
+                let bucket = self.bucket_of(*hash);
+                match (self.starts.get(bucket), self.starts.get(bucket + 1)) {
+                    (Some(first), Some(last)) => (*first as usize, *last as usize),
+                    _ => (0, 0),
                 }
-            }
-        }
-        if let Some(name) = &bidder.name_key {
-            for (n, former) in self.postings(key_hash(KeyKind::Name, name)) {
-                note(
-                    n,
-                    if former {
-                        HitKey::FormerName
-                    } else {
-                        HitKey::Name
-                    },
-                );
-            }
-        }
-        if let Some(core) = &bidder.name_core {
-            for (n, _) in self.postings(key_hash(KeyKind::Core, core)) {
-                note(n, HitKey::Core);
-            }
-        }
-        let mut out: Vec<(HitKey, Slot)> = found
-            .into_iter()
-            .filter_map(|(n, key)| self.slots.get(n as usize).map(|slot| (key, *slot)))
+            })
             .collect();
-        out.sort_by_key(|(key, slot)| (*key, slot.id));
-        out
+        let runs: Vec<(usize, usize)> = lookups
+            .iter()
+            .zip(bounds)
+            .map(|((_, _, hash), (first, last))| {
+                let in_bucket = self.hashes.get(first..last).unwrap_or_default();
+                let start = in_bucket.partition_point(|h| h < hash);
+                let end = start + in_bucket[start..].partition_point(|h| h == hash);
+                (first + start, first + end)
+            })
+            .collect();
+        // 4. The (rare) postings found, strongest reason per slot and bidder.
+        let mut found: Vec<HashMap<u32, HitKey>> = vec![HashMap::new(); bidders.len()];
+        let recent = !self.recent.is_empty();
+        for ((b, key, hash), (start, end)) in lookups.iter().zip(runs) {
+            let targets = self.targets.get(start..end).unwrap_or_default().iter();
+            let later = recent
+                .then(|| self.recent.get(hash))
+                .flatten()
+                .into_iter()
+                .flatten();
+            for target in targets.chain(later) {
+                let (n, former) = (target & !FORMER, target & FORMER != 0);
+                let key = match key {
+                    HitKey::Name if former => HitKey::FormerName,
+                    other => *other,
+                };
+                found[*b as usize]
+                    .entry(n)
+                    .and_modify(|k| *k = (*k).min(key))
+                    .or_insert(key);
+            }
+        }
+        found
+            .into_iter()
+            .map(|found| {
+                let mut out: Vec<(HitKey, Slot)> = found
+                    .into_iter()
+                    .filter_map(|(n, key)| self.slots.get(n as usize).map(|slot| (key, *slot)))
+                    .collect();
+                out.sort_by_key(|(key, slot)| (*key, slot.id));
+                out
+            })
+            .collect()
     }
 }
 

@@ -169,27 +169,27 @@ impl Matcher {
     )]
     pub fn candidates(
         &self,
-        bidders: &[Option<BidderKeys>],
+        bidders: &[Option<&BidderKeys>],
     ) -> (BTreeMap<String, i64>, Vec<Vec<(HitKey, Slot, String)>>) {
         let Ok(guard) = self.index.read() else {
             return (BTreeMap::new(), vec![Vec::new(); bidders.len()]);
         };
         let (index, epochs) = &*guard;
-        let hits = bidders
-            .iter()
-            .map(|keys| {
-                keys.as_ref().map_or_else(Vec::new, |keys| {
-                    index
-                        .candidates(keys)
-                        .into_iter()
+        let chunk = |bidders: &[Option<&BidderKeys>]| -> Vec<Vec<(HitKey, Slot, String)>> {
+            index
+                .candidates_many(bidders)
+                .into_iter()
+                .map(|hits| {
+                    hits.into_iter()
                         .map(|(key, slot)| {
                             let list = index.list_code(&slot).to_owned();
                             (key, slot, list)
                         })
                         .collect()
                 })
-            })
-            .collect();
+                .collect()
+        };
+        let hits = parallel_chunks(bidders, chunk);
         (epochs.clone(), hits)
     }
 
@@ -278,4 +278,46 @@ async fn follow(matcher: Weak<Matcher>, store: Arc<Store>) {
             () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
         }
     }
+}
+
+/// Below this many items a request's per-bidder work runs on the calling thread.
+pub(crate) const PARALLEL_FROM: usize = 128;
+
+/// `work` over `items` split into one chunk per core (scoped threads, the calling thread
+/// taking the first chunk), results in order; small inputs run on the calling thread.
+///
+/// A large match request is CPU work of a few milliseconds (name normalisation, index
+/// look-ups) that is independent per bidder; splitting it over the cores is what brings a
+/// 1,000-bidder request under the 5 ms target. Scoped threads rather than a pool: the work
+/// borrows the request and the index guard, and a thread start (~20 us) is small beside it.
+pub(crate) fn parallel_chunks<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    // Once: `available_parallelism` reads the cgroup files on every call (tens of us).
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads =
+        *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from));
+    if items.len() < PARALLEL_FROM || threads < 2 {
+        return work(items);
+    }
+    let size = items
+        .len()
+        .div_ceil(threads.min(items.len() / (PARALLEL_FROM / 2)).max(1));
+    let work = &work;
+    std::thread::scope(|scope| {
+        let mut chunks = items.chunks(size);
+        let first = chunks.next().unwrap_or_default();
+        let others: Vec<_> = chunks
+            .map(|chunk| scope.spawn(move || work(chunk)))
+            .collect();
+        let mut out = work(first);
+        for other in others {
+            match other.join() {
+                Ok(mut more) => out.append(&mut more),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        out
+    })
 }
