@@ -181,6 +181,7 @@ impl ReceiptOut {
             .filter(|p| !p.is_empty())
             .map(|p| p.split(',').map(str::to_owned).collect())
             .unwrap_or_default();
+        // A stored row keeps its proof, not the root: recomputed from the path.
         let root = proof.and_then(|p| {
             crate::matching::receipt::decode_proof(p)
                 .and_then(|steps| crate::matching::receipt::merkle_root_from(&hash, &steps))
@@ -526,15 +527,23 @@ pub(super) async fn screen(
     Ok((
         MatchOut {
             decision,
-            receipt: ReceiptOut::from_stored(
-                receipt.seq,
+            // As `from_stored` builds it, with the root the writer signed (no recomputation).
+            receipt: ReceiptOut {
+                seq: receipt.seq,
                 request_hash,
-                receipt.prev_hash,
-                receipt.hash,
-                Some(&receipt.proof),
-                receipt.signature,
-                receipt.signer_key,
-            ),
+                prev_hash: receipt.prev_hash,
+                version: 2,
+                proof: receipt
+                    .proof
+                    .split(',')
+                    .filter(|step| !step.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                root: Some(receipt.root),
+                hash: receipt.hash,
+                signature: receipt.signature,
+                signer_key: receipt.signer_key,
+            },
         },
         decision_text,
     ))

@@ -43,7 +43,7 @@ impl Store {
     /// commit of the decision log).
     pub async fn insert_decisions(
         &self,
-        rows: Vec<DecisionRow>,
+        rows: &[DecisionRow],
         deliveries: &[super::webhooks::NewDelivery],
     ) -> Result<(), StoreError> {
         if rows.is_empty() {
