@@ -19,7 +19,7 @@
 //!
 //! Numbers are meaningful only from a release build.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -676,6 +676,64 @@ fn peak_resident_bytes() -> u64 {
         .map_or(0, |kib| kib * 1024)
 }
 
+/// CPU time (user + system, in clock ticks of 10 ms) of this process's threads by name:
+/// the runtime's workers, the decision-log writer, SQLite's worker, the rest; and the whole
+/// process (threads that ended included). Read from /proc: Linux only, like the benchmark.
+fn cpu_ticks() -> BTreeMap<&'static str, u64> {
+    fn ticks(stat: &str) -> Option<(String, u64)> {
+        let (head, tail) = stat.rsplit_once(')')?;
+        let comm = head.split_once('(')?.1.to_owned();
+        let fields: Vec<&str> = tail.split_whitespace().collect();
+        // After the name: state is field 3, utime 14 and stime 15 (proc(5)).
+        let user: u64 = fields.get(11)?.parse().ok()?;
+        let system: u64 = fields.get(12)?.parse().ok()?;
+        Some((comm, user + system))
+    }
+    let mut out = BTreeMap::new();
+    if let Some((_, total)) = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .as_deref()
+        .and_then(ticks)
+    {
+        out.insert("process", total);
+    }
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Some((comm, n)) = std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .as_deref()
+            .and_then(ticks)
+        else {
+            continue;
+        };
+        let group = if comm.starts_with("tokio-rt") {
+            "workers"
+        } else if comm.starts_with("decision-log") {
+            "log writer"
+        } else if comm.starts_with("sqlx-sqlite") {
+            "sqlite"
+        } else {
+            "other threads"
+        };
+        *out.entry(group).or_insert(0) += n;
+    }
+    out
+}
+
+/// `after - before`, per name.
+fn ticks_between(
+    before: &BTreeMap<&'static str, u64>,
+    after: &BTreeMap<&'static str, u64>,
+    into: &mut BTreeMap<&'static str, u64>,
+) {
+    for (name, n) in after {
+        *into.entry(name).or_insert(0) += n.saturating_sub(before.get(name).copied().unwrap_or(0));
+    }
+}
+
 struct IndexBuild {
     elapsed: Duration,
     entries: usize,
@@ -1028,6 +1086,8 @@ impl Load<'_> {
                 name_core: (name.core != name.key).then_some(name.core),
             }));
         }
+        let keys: Vec<Option<&crate::matching::index::BidderKeys>> =
+            keys.iter().map(Option::as_ref).collect();
         let (_, candidates) = self.state.matcher.candidates(&keys);
         let by_key = candidates
             .iter()
@@ -1104,12 +1164,19 @@ impl Load<'_> {
         drive(node_url, secret, &bodies, args.connections, 1).await?;
         let mut bare_rounds = Vec::new();
         let mut node_rounds = Vec::new();
+        let (mut bare_cpu, mut node_cpu) = (BTreeMap::new(), BTreeMap::new());
+        let log_before = self.state.matcher.log.stats();
         for _ in 0..args.rounds {
+            let before = cpu_ticks();
             bare_rounds
                 .push(drive(&bare_url, secret, &bodies, args.connections, args.seconds).await?);
+            let between = cpu_ticks();
             node_rounds
                 .push(drive(node_url, secret, &bodies, args.connections, args.seconds).await?);
+            ticks_between(&before, &between, &mut bare_cpu);
+            ticks_between(&between, &cpu_ticks(), &mut node_cpu);
         }
+        let log = self.state.matcher.log.stats();
         let (bare_rate, node_rate) = (rate(&bare_rounds), rate(&node_rounds));
         let node_p99 = median(&node_rounds, |r| r.p99_us);
         writeln!(
@@ -1130,6 +1197,30 @@ impl Load<'_> {
             node_p99,
             met(node_p99 <= 5_000)
         )?;
+        // Where the CPU went, per request (a tick is 10 ms; both servers share the process with
+        // the load generator, whose cost is in the workers' share of both).
+        let per_request = |cpu: &BTreeMap<&'static str, u64>, rounds: &[Round], name: &str| {
+            let requests: u64 = rounds.iter().map(|r| r.requests).sum();
+            cpu.get(name).copied().unwrap_or(0) as f64 * 10_000.0 / requests.max(1) as f64
+        };
+        writeln!(
+            report,
+            "  cpu         per request, load generator included: bare {:.0} us; match {:.0} us (workers {:.0}, log writer {:.0}, sqlite {:.0}, other threads {:.0})",
+            per_request(&bare_cpu, &bare_rounds, "process"),
+            per_request(&node_cpu, &node_rounds, "process"),
+            per_request(&node_cpu, &node_rounds, "workers"),
+            per_request(&node_cpu, &node_rounds, "log writer"),
+            per_request(&node_cpu, &node_rounds, "sqlite"),
+            per_request(&node_cpu, &node_rounds, "other threads"),
+        )?;
+        let groups = log.groups - log_before.groups;
+        let decisions = log.decisions - log_before.decisions;
+        writeln!(
+            report,
+            "  log         {decisions} decisions in {groups} groups ({:.1} per group, one fdatasync and one signature each), commit {:.2} ms mean",
+            decisions as f64 / groups.max(1) as f64,
+            (log.commit - log_before.commit).as_secs_f64() * 1e3 / groups.max(1) as f64
+        )?;
         let ratio = node_rate / bare_rate.max(f64::MIN_POSITIVE);
         writeln!(
             report,
@@ -1142,19 +1233,24 @@ impl Load<'_> {
         let router = crate::api::router(self.state.clone());
         let batches = [batch.clone()];
         server_times(router.clone(), &batches, secret, 2).await?;
+        let log_before = self.state.matcher.log.stats();
         let (server, answer_bytes) =
             server_times(router, &batches, secret, args.batch_runs.max(1)).await?;
+        let log = self.state.matcher.log.stats();
+        let batch_commit_us = (log.commit - log_before.commit).as_micros() as u64
+            / (log.groups - log_before.groups).max(1);
         let over_http = batch_http_times(node_url, &batch, secret, args.batch_runs.max(1)).await?;
         let server_p50 = percentile_us(&server, 0.5);
         writeln!(
             report,
-            "  batch       1,000 bidders ({} B request, {} B answer), {} runs, idle node: server time (router in-process) p50 {} us, p90 {} us, max {} us; over HTTP p50 {} us   target <= 5 ms: {}",
+            "  batch       1,000 bidders ({} B request, {} B answer), {} runs, idle node: server time (router in-process) p50 {} us, p90 {} us, max {} us (of which the log commit: {} us mean); over HTTP p50 {} us   target <= 5 ms: {}",
             batch.len(),
             answer_bytes,
             server.len(),
             server_p50,
             percentile_us(&server, 0.9),
             percentile_us(&server, 1.0),
+            batch_commit_us,
             percentile_us(&over_http, 0.5),
             met(server_p50 <= 5_000)
         )?;
