@@ -13,11 +13,6 @@ use integrity_exchange::domain::clock::{Clock, SystemClock};
 use integrity_exchange::domain::uscc::Uscc;
 use integrity_exchange::telemetry::init_tracing;
 
-/// mimalloc instead of glibc's allocator (see Cargo.toml): per-request allocation was about a
-/// tenth of the match API's CPU.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "integrity-node",
