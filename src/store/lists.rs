@@ -917,7 +917,14 @@ impl Store {
                     Some(seq) => *seq,
                     None => issuer_head(&txn, issuer).await?,
                 };
-                cursors.insert(issuer, (held_now, *parent_head));
+                // The parent holds at least what it just sent, even if its heads were read
+                // before the page (they are not one snapshot on the parent).
+                cursors.insert(issuer, (held_now, (*parent_head).max(held_now)));
+            }
+            // An issuer in the page but not yet in the parent's heads (same race): the parent
+            // holds what it sent. Without this, `parent_held` stayed empty until the next poll.
+            for (issuer, seq) in &held {
+                cursors.entry(issuer).or_insert((*seq, *seq));
             }
             for (issuer, (held_seq, parent_seq)) in cursors {
                 list_cursors::Entity::insert(list_cursors::ActiveModel {
