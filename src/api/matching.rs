@@ -177,10 +177,7 @@ impl ReceiptOut {
         signature: String,
         signer_key: String,
     ) -> ReceiptOut {
-        let steps: Vec<String> = proof
-            .filter(|p| !p.is_empty())
-            .map(|p| p.split(',').map(str::to_owned).collect())
-            .unwrap_or_default();
+        let steps = proof.map(proof_steps).unwrap_or_default();
         // A stored row keeps its proof, not the root: recomputed from the path.
         let root = proof.and_then(|p| {
             crate::matching::receipt::decode_proof(p)
@@ -198,6 +195,15 @@ impl ReceiptOut {
             signer_key,
         }
     }
+}
+
+/// The steps of a stored audit path (`receipt::encode_proof`), as the answer lists them.
+fn proof_steps(proof: &str) -> Vec<String> {
+    proof
+        .split(',')
+        .filter(|step| !step.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// A screening answer.
@@ -533,12 +539,7 @@ pub(super) async fn screen(
                 request_hash,
                 prev_hash: receipt.prev_hash,
                 version: 2,
-                proof: receipt
-                    .proof
-                    .split(',')
-                    .filter(|step| !step.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                proof: proof_steps(&receipt.proof),
                 root: Some(receipt.root),
                 hash: receipt.hash,
                 signature: receipt.signature,

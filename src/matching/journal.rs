@@ -363,10 +363,9 @@ impl Journal {
         };
         let bytes = frame(group)?;
         let len = bytes.len() as u64;
-        if first != self.current.last_seq + 1 {
-            // After a failed write the sequence restarts below what the segment holds.
-            self.roll(first, len)?;
-        } else if self.current.written + len > self.current.size {
+        // A new segment when this one is full, or after a failed write (the sequence then
+        // restarts below what the segment holds).
+        if first != self.current.last_seq + 1 || self.current.written + len > self.current.size {
             self.roll(first, len)?;
         }
         let result = (|| {
@@ -405,7 +404,7 @@ impl Journal {
         });
     }
 
-    /// Bytes of the journal on disk (current, sealed and spare segments).
+    /// Segments on disk not yet released (the current one included; the spare not counted).
     pub fn segments_held(&self) -> usize {
         self.sealed.len() + 1
     }
@@ -413,10 +412,10 @@ impl Journal {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn row(seq: i64) -> DecisionRow {
+    pub(crate) fn row(seq: i64) -> DecisionRow {
         let at = time::macros::datetime!(2026-06-15 2:00 UTC);
         DecisionRow {
             seq,
@@ -442,14 +441,15 @@ mod tests {
         }
     }
 
-    fn group(seqs: std::ops::RangeInclusive<i64>) -> Group {
+    /// A group of test decisions (also for `log.rs`'s tests).
+    pub(crate) fn group(seqs: std::ops::RangeInclusive<i64>) -> Group {
         Group {
             rows: seqs.map(row).collect(),
             deliveries: Vec::new(),
         }
     }
 
-    fn seqs(groups: &[Group]) -> Vec<i64> {
+    pub(crate) fn seqs(groups: &[Group]) -> Vec<i64> {
         groups
             .iter()
             .flat_map(|g| g.rows.iter().map(|r| r.seq))

@@ -153,6 +153,19 @@ fn missing_from_database(groups: Vec<Group>, head: i64) -> Vec<Group> {
     missing
 }
 
+/// Runs blocking journal I/O on `dir` off the runtime's workers.
+async fn on_journal<T: Send + 'static>(
+    dir: &Path,
+    work: impl FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
+) -> Result<T, StoreError> {
+    let dir = dir.to_owned();
+    let corrupt = |error: String| StoreError::Corrupt(format!("decision journal: {error}"));
+    tokio::task::spawn_blocking(move || work(&dir))
+        .await
+        .map_err(|e| corrupt(e.to_string()))?
+        .map_err(|e| corrupt(e.to_string()))
+}
+
 impl DecisionLog {
     /// Starts the log on `store` with its journal in `dir`: first the database receives what
     /// the journal holds beyond it (decisions answered before a crash), then the chain
@@ -165,15 +178,8 @@ impl DecisionLog {
         batch: usize,
         dir: &Path,
     ) -> Result<DecisionLog, StoreError> {
-        let io = |error: std::io::Error| StoreError::Corrupt(format!("decision journal: {error}"));
         let mut head = store.last_decision().await?;
-        let recovered = {
-            let dir = dir.to_owned();
-            tokio::task::spawn_blocking(move || journal::recover(&dir))
-                .await
-                .map_err(|e| StoreError::Corrupt(format!("decision journal: {e}")))?
-                .map_err(io)?
-        };
+        let recovered = on_journal(dir, journal::recover).await?;
         let missing = missing_from_database(recovered, head.0);
         if !missing.is_empty() {
             let n: usize = missing.iter().map(|g| g.rows.len()).sum();
@@ -194,14 +200,8 @@ impl DecisionLog {
                 "decisions recovered from the journal into the database"
             );
         }
-        let journal = {
-            let dir = dir.to_owned();
-            let next = head.0 + 1;
-            tokio::task::spawn_blocking(move || Journal::create(&dir, next))
-                .await
-                .map_err(|e| StoreError::Corrupt(format!("decision journal: {e}")))?
-                .map_err(io)?
-        };
+        let next = head.0 + 1;
+        let journal = on_journal(dir, move |dir| Journal::create(dir, next)).await?;
         let batch = batch.max(1);
         let (sender, receiver) = mpsc::channel::<Job>(batch * 4);
         let (to_projector, from_writer) = mpsc::unbounded_channel::<Group>();
@@ -476,47 +476,11 @@ async fn project(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn group(seqs: std::ops::RangeInclusive<i64>) -> Group {
-        let at = time::macros::datetime!(2026-06-15 2:00 UTC);
-        Group {
-            rows: seqs
-                .map(|seq| DecisionRow {
-                    seq,
-                    id: format!("m{seq}"),
-                    created_at: at,
-                    created_us: 0,
-                    caller: String::new(),
-                    project_id: String::new(),
-                    project_kind: String::new(),
-                    as_of: at,
-                    n_block: 0,
-                    n_review: 0,
-                    n_clear: 0,
-                    n_invalid: 0,
-                    request_hash: String::new(),
-                    epochs: String::new(),
-                    decision: String::new(),
-                    prev_hash: String::new(),
-                    hash: String::new(),
-                    signature: String::new(),
-                    signer_key: String::new(),
-                    proof: None,
-                })
-                .collect(),
-            deliveries: Vec::new(),
-        }
-    }
+    use crate::matching::journal::tests::{group, seqs};
 
     #[test]
     fn only_what_the_database_lacks_is_replayed() {
         let groups = vec![group(1..=3), group(4..=6), group(7..=7)];
-        let seqs = |groups: &[Group]| -> Vec<i64> {
-            groups
-                .iter()
-                .flat_map(|g| g.rows.iter().map(|r| r.seq))
-                .collect()
-        };
         assert_eq!(
             seqs(&missing_from_database(groups.clone(), 0)),
             (1..=7).collect::<Vec<_>>()

@@ -281,14 +281,14 @@ async fn follow(matcher: Weak<Matcher>, store: Arc<Store>) {
 }
 
 /// Below this many items a request's per-bidder work runs on the calling thread.
-pub(crate) const PARALLEL_FROM: usize = 128;
+const PARALLEL_FROM: usize = 128;
 
 /// `work` over `items` split into one chunk per core (scoped threads, the calling thread
 /// taking the first chunk), results in order; small inputs run on the calling thread.
 ///
 /// A large match request is CPU work of a few milliseconds (name normalisation, index
-/// look-ups) that is independent per bidder; splitting it over the cores is what brings a
-/// 1,000-bidder request under the 5 ms target. Scoped threads rather than a pool: the work
+/// look-ups) that is independent per bidder; splitting it over the cores cut a 1,000-bidder
+/// request from 9.6 to 5.6-6.6 ms at 1 M entries (BENCHMARKS.md). Scoped threads rather than a pool: the work
 /// borrows the request and the index guard, and a thread start (~20 us) is small beside it.
 pub(crate) fn parallel_chunks<T: Sync, R: Send>(
     items: &[T],

@@ -560,8 +560,21 @@ impl Store {
         limit: u64,
     ) -> Result<(BTreeMap<String, i64>, Vec<WireListChange>), StoreError> {
         let heads = self.list_heads().await?;
+        let changes = self.changes_up_to(&heads, after, limit).await?;
+        Ok((heads, changes))
+    }
+
+    /// The changes of `list_changes_after`, bounded by `heads`: a page never carries an issuer
+    /// or a sequence number beyond the heads reported with it (a change committed meanwhile
+    /// waits for the next page), so a child's record of what its parent holds covers the page.
+    async fn changes_up_to(
+        &self,
+        heads: &BTreeMap<String, i64>,
+        after: &BTreeMap<String, i64>,
+        limit: u64,
+    ) -> Result<Vec<WireListChange>, StoreError> {
         let mut out = Vec::new();
-        for (issuer, head) in &heads {
+        for (issuer, head) in heads {
             let from = after.get(issuer).copied().unwrap_or(0);
             let room = limit.saturating_sub(out.len() as u64);
             if from >= *head || room == 0 {
@@ -570,6 +583,7 @@ impl Store {
             let rows = list_changes::Entity::find()
                 .filter(list_changes::Column::Issuer.eq(issuer.as_str()))
                 .filter(list_changes::Column::Seq.gt(from))
+                .filter(list_changes::Column::Seq.lte(*head))
                 .order_by_asc(list_changes::Column::Seq)
                 .limit(room)
                 .all(&self.db)
@@ -578,7 +592,7 @@ impl Store {
                 out.push(to_wire(row)?);
             }
         }
-        Ok((heads, out))
+        Ok(out)
     }
 
     /// This node's cursors of its ancestors' lists.
@@ -917,14 +931,7 @@ impl Store {
                     Some(seq) => *seq,
                     None => issuer_head(&txn, issuer).await?,
                 };
-                // The parent holds at least what it just sent, even if its heads were read
-                // before the page (they are not one snapshot on the parent).
-                cursors.insert(issuer, (held_now, (*parent_head).max(held_now)));
-            }
-            // An issuer in the page but not yet in the parent's heads (same race): the parent
-            // holds what it sent. Without this, `parent_held` stayed empty until the next poll.
-            for (issuer, seq) in &held {
-                cursors.entry(issuer).or_insert((*seq, *seq));
+                cursors.insert(issuer, (held_now, *parent_head));
             }
             for (issuer, (held_seq, parent_seq)) in cursors {
                 list_cursors::Entity::insert(list_cursors::ActiveModel {
@@ -1046,7 +1053,8 @@ impl Store {
         for (issuer, head) in &snapshot {
             cursors.insert(issuer.clone(), *head);
         }
-        let (_, changes) = self.list_changes_after(&cursors, limit).await?;
+        // The heads read above bound the page (see `changes_up_to`).
+        let changes = self.changes_up_to(&heads, &cursors, limit).await?;
         Ok((heads, changes, snapshot))
     }
 

@@ -46,28 +46,7 @@ async fn serve_and_token_from_the_same_directory_agree() {
         String::from_utf8_lossy(&migrated.stderr)
     );
 
-    let mut child = node(dir.path(), &url)
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = Killed(child);
-    let (line_tx, line_rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        let _ = line_tx.send(first);
-        // Keep draining so the node never writes into a closed pipe.
-        for _ in lines {}
-    });
-    let first_line = line_rx.await.unwrap();
-    let base_url = first_line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("serve prints where it listens: {first_line}"))
-        .to_owned();
+    let (child, base_url, first_line) = serve(dir.path(), &url).await;
     assert!(first_line.contains("445122"), "{first_line}");
 
     let token = node(dir.path(), &url)
@@ -283,8 +262,9 @@ async fn receipts_verify_checks_the_decision_chain() {
     );
 }
 
-/// Starts `integrity-node serve` and returns the process with the URL it prints.
-async fn serve(dir: &std::path::Path, url: &str) -> (Killed, String) {
+/// Starts `integrity-node serve` and returns the process, the URL it prints and the whole
+/// first line it prints.
+async fn serve(dir: &std::path::Path, url: &str) -> (Killed, String, String) {
     let mut child = node(dir, url)
         .arg("serve")
         .stdout(Stdio::piped())
@@ -298,6 +278,7 @@ async fn serve(dir: &std::path::Path, url: &str) -> (Killed, String) {
         let mut lines = BufReader::new(stdout).lines();
         let first = lines.next().and_then(Result::ok).unwrap_or_default();
         let _ = line_tx.send(first);
+        // Keep draining so the node never writes into a closed pipe.
         for _ in lines {}
     });
     let first_line = line_rx.await.unwrap();
@@ -306,7 +287,7 @@ async fn serve(dir: &std::path::Path, url: &str) -> (Killed, String) {
         .find(|word| word.starts_with("http://"))
         .unwrap_or_else(|| panic!("serve prints where it listens: {first_line}"))
         .to_owned();
-    (child, base_url)
+    (child, base_url, first_line)
 }
 
 /// Screens one two-bidder project; returns the match id and the receipt's seq.
@@ -390,7 +371,7 @@ async fn answered_decisions_survive_sigkill_before_they_reach_the_database() {
         .unwrap()
         .to_owned();
 
-    let (child, base_url) = serve(dir.path(), &url).await;
+    let (child, base_url, _) = serve(dir.path(), &url).await;
     let client = reqwest::Client::new();
     let mut answered = Vec::new();
     for n in 0..5 {
@@ -430,7 +411,7 @@ async fn answered_decisions_survive_sigkill_before_they_reach_the_database() {
         "the 40 decisions answered under the lock were in the journal only ({copied} in the database)"
     );
 
-    let (child, base_url) = serve(dir.path(), &url).await;
+    let (child, base_url, _) = serve(dir.path(), &url).await;
     let token = node(dir.path(), &url)
         .args(["token", "--role", "supervisor", "--sub", "credit-office"])
         .output()
