@@ -32,6 +32,11 @@ use crate::store::{Store, StoreError};
 
 /// Decisions copied to the database per transaction at most.
 const PROJECT_BATCH: usize = 2_000;
+/// How often the projector flushes the database copy where commits are not flushed by
+/// themselves (the journal keeps what is not yet flushed).
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How long the projector waits after a group for more, so a transaction copies many.
+const PROJECT_DELAY: Duration = Duration::from_millis(5);
 /// How long a reader waits for the database copy before giving up.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(10);
 
@@ -112,7 +117,12 @@ struct Counters {
     groups: std::sync::atomic::AtomicU64,
     decisions: std::sync::atomic::AtomicU64,
     commit_nanos: std::sync::atomic::AtomicU64,
+    /// Commits by duration: bucket `i` counts those of `2^i` to `2^(i+1)` µs.
+    commit_buckets: [std::sync::atomic::AtomicU64; COMMIT_BUCKETS],
 }
+
+/// Buckets of the commit-time histogram (the last one takes everything from ~8.4 s).
+const COMMIT_BUCKETS: usize = 24;
 
 /// A snapshot of the writer's totals since start ([`DecisionLog::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -123,6 +133,38 @@ pub struct LogStats {
     pub decisions: u64,
     /// Time spent committing (chaining, signing, writing, syncing), summed.
     pub commit: Duration,
+    /// Commits by duration: `commit_buckets[i]` took `2^i` to `2^(i+1)` µs.
+    pub commit_buckets: [u64; COMMIT_BUCKETS],
+}
+
+impl LogStats {
+    /// What was committed between `earlier` and this snapshot.
+    #[must_use]
+    pub fn since(&self, earlier: &LogStats) -> LogStats {
+        LogStats {
+            groups: self.groups - earlier.groups,
+            decisions: self.decisions - earlier.decisions,
+            commit: self.commit.saturating_sub(earlier.commit),
+            commit_buckets: std::array::from_fn(|i| {
+                self.commit_buckets[i] - earlier.commit_buckets[i]
+            }),
+        }
+    }
+
+    /// An upper bound of the `q` quantile (0–1) of commit times: the top of the bucket it
+    /// falls in (at most twice the true value).
+    pub fn commit_quantile(&self, q: f64) -> Duration {
+        let total: u64 = self.commit_buckets.iter().sum();
+        let want = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.commit_buckets.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return Duration::from_micros(2u64 << i);
+            }
+        }
+        Duration::ZERO
+    }
 }
 
 /// Journal groups after `head` (the database's last seq), contiguous from `head + 1`.
@@ -190,7 +232,7 @@ impl DecisionLog {
                     .iter()
                     .flat_map(|g| g.deliveries.iter().cloned())
                     .collect();
-                store.insert_decisions(&rows, &deliveries).await?;
+                store.insert_decisions(&rows, &deliveries, true).await?;
             }
             if let Some(last) = missing.last().and_then(|g| g.rows.last()) {
                 head = (last.seq, last.hash.clone());
@@ -200,6 +242,9 @@ impl DecisionLog {
                 "decisions recovered from the journal into the database"
             );
         }
+        // Creating the journal drops its old segments: what they held must be on disk in the
+        // database first (copies of the last run were not all flushed).
+        store.flush_decisions().await?;
         let next = head.0 + 1;
         let journal = on_journal(dir, move |dir| Journal::create(dir, next)).await?;
         let batch = batch.max(1);
@@ -266,6 +311,9 @@ impl DecisionLog {
             groups: self.stats.groups.load(Ordering::Relaxed),
             decisions: self.stats.decisions.load(Ordering::Relaxed),
             commit: Duration::from_nanos(self.stats.commit_nanos.load(Ordering::Relaxed)),
+            commit_buckets: std::array::from_fn(|i| {
+                self.stats.commit_buckets[i].load(Ordering::Relaxed)
+            }),
         }
     }
 
@@ -395,6 +443,9 @@ impl Writer {
             u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        let bucket = (micros.ilog2() as usize).min(COMMIT_BUCKETS - 1);
+        self.stats.commit_buckets[bucket].fetch_add(1, Ordering::Relaxed);
         match outcome {
             Ok(group) => {
                 self.head = (seq, prev);
@@ -424,18 +475,30 @@ impl Writer {
 }
 
 /// Copies committed groups into the database, in order, many per transaction; retries until
-/// the database takes them (the journal keeps them meanwhile).
+/// the database takes them (the journal keeps them meanwhile). Where the database's commits
+/// are not flushed by themselves (embedded SQLite, see `Store::insert_decisions`), one copy
+/// about every `FLUSH_EVERY` is flushed, and journal segments are released only up to the
+/// last flushed decision.
 async fn project(
     store: Arc<Store>,
     mut from_writer: mpsc::UnboundedReceiver<Group>,
     projected: watch::Sender<i64>,
     released: Arc<AtomicI64>,
 ) {
+    let deferred = store.decision_commits_deferred();
+    let mut flushed_at = std::time::Instant::now();
     while let Some(group) = from_writer.recv().await {
         let Group {
             mut rows,
             mut deliveries,
         } = group;
+        // Each statement is a round trip to the database (on SQLite a hand-off to its worker
+        // thread and back): copying whatever a short wait gathers in one transaction costs
+        // far less per decision than a transaction per group (at 8 k decisions/s, ~35 µs of
+        // the SQLite thread per decision was spent switching threads).
+        if rows.len() < PROJECT_BATCH {
+            tokio::time::sleep(PROJECT_DELAY).await;
+        }
         while rows.len() < PROJECT_BATCH {
             match from_writer.try_recv() {
                 Ok(mut more) => {
@@ -448,9 +511,10 @@ async fn project(
         let Some(last) = rows.last().map(|row| row.seq) else {
             continue;
         };
+        let flush = !deferred || flushed_at.elapsed() >= FLUSH_EVERY;
         let mut backoff = Duration::from_millis(50);
         loop {
-            match store.insert_decisions(&rows, &deliveries).await {
+            match store.insert_decisions(&rows, &deliveries, flush).await {
                 Ok(()) => break,
                 Err(error) => {
                     // Already there (a commit whose acknowledgement was lost)?
@@ -468,7 +532,10 @@ async fn project(
                 }
             }
         }
-        released.store(last, Ordering::Release);
+        if flush {
+            released.store(last, Ordering::Release);
+            flushed_at = std::time::Instant::now();
+        }
         projected.send_replace(last);
     }
 }
@@ -491,5 +558,48 @@ mod tests {
             vec![5, 6, 7]
         );
         assert!(missing_from_database(groups, 7).is_empty());
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+    async fn sqlite_copies_are_flushed_only_when_asked_and_a_flush_reaches_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.sqlite3");
+        let store = Store::connect(&crate::store::ConnectSettings {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        assert!(store.decision_commits_deferred());
+        assert_eq!(store.decisions_synchronous().await.unwrap(), 1);
+        store.flush_decisions().await.unwrap();
+        let wal = dir.path().join("node.sqlite3-wal");
+        let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert_eq!(wal_len(), 0, "a TRUNCATE checkpoint empties the WAL");
+
+        let rows = group(1..=3).rows;
+        store.insert_decisions(&rows, &[], false).await.unwrap();
+        assert!(wal_len() > 0, "an unflushed copy waits in the WAL");
+        store
+            .insert_decisions(&group(4..=5).rows, &[], true)
+            .await
+            .unwrap();
+        assert_eq!(store.last_decision().await.unwrap().0, 5);
+        store.flush_decisions().await.unwrap();
+        assert_eq!(
+            wal_len(),
+            0,
+            "after the flush everything is in the database file"
+        );
+        // The connection went back to NORMAL after the flushing copy.
+        assert_eq!(store.decisions_synchronous().await.unwrap(), 1);
+        store
+            .insert_decisions(&group(6..=6).rows, &[], false)
+            .await
+            .unwrap();
+        assert_eq!(store.last_decision().await.unwrap().0, 6);
     }
 }

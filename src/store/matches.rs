@@ -1,6 +1,6 @@
 //! The decision log of the match API (see `matching::receipt` for the chain).
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use time::OffsetDateTime;
 
 use super::entities::match_decisions;
@@ -39,16 +39,96 @@ impl Store {
         ))
     }
 
-    /// Writes decisions and the webhook deliveries they cause in one transaction (the group
-    /// commit of the decision log).
+    /// True when `insert_decisions` commits are on disk only if asked for (`flush`): the
+    /// embedded database's decision connection. On PostgreSQL every commit is flushed.
+    pub fn decision_commits_deferred(&self) -> bool {
+        self.decisions_deferred_sync
+    }
+
+    /// Writes decisions and the webhook deliveries they cause in one transaction (the
+    /// decision log's copy of journal groups).
+    ///
+    /// With `flush`, the commit is on disk when this returns, and so is every earlier one:
+    /// on SQLite the connection runs `synchronous=NORMAL`, whose WAL commits are atomic and
+    /// ordered but reach the disk only at a checkpoint, and a `flush` commit runs with
+    /// `synchronous=FULL`, which syncs the WAL file and with it every frame before its own.
+    /// The projector flushes about once a second and releases journal segments only up to a
+    /// flushed decision, so a power loss can cost the copy its last second, never the journal
+    /// its replay (journal segments held until then replay it at the next start).
     pub async fn insert_decisions(
         &self,
         rows: &[DecisionRow],
         deliveries: &[super::webhooks::NewDelivery],
+        flush: bool,
     ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
+        let switch = flush && self.decisions_deferred_sync;
+        if switch {
+            self.decisions_db
+                .execute_unprepared("PRAGMA synchronous=FULL")
+                .await?;
+        }
+        let written = self.insert_decisions_txn(rows, deliveries).await;
+        if switch {
+            // Also after a failure: the connection must not stay in FULL.
+            self.decisions_db
+                .execute_unprepared("PRAGMA synchronous=NORMAL")
+                .await?;
+        }
+        written
+    }
+
+    /// Makes every decision the database holds durable (a no-op where every commit already
+    /// is). On SQLite a `TRUNCATE` checkpoint: the WAL is synced, copied into the database
+    /// file, that file synced; the busy timeout waits out readers of older snapshots.
+    ///
+    /// # Errors
+    /// The checkpoint failed or could not finish (readers kept it busy past the timeout).
+    pub async fn flush_decisions(&self) -> Result<(), StoreError> {
+        if !self.decisions_deferred_sync {
+            return Ok(());
+        }
+        let row = self
+            .decisions_db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+            ))
+            .await?;
+        let busy: i32 = match row {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 1,
+        };
+        if busy == 0 {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(
+                "the database stayed busy; its decision copy could not be flushed".into(),
+            ))
+        }
+    }
+
+    /// The decision connection's `PRAGMA synchronous` (1 NORMAL, 2 FULL), for tests.
+    #[cfg(test)]
+    pub(crate) async fn decisions_synchronous(&self) -> Result<i32, StoreError> {
+        let row = self
+            .decisions_db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "PRAGMA synchronous",
+            ))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(row.try_get_by_index(0)?)
+    }
+
+    async fn insert_decisions_txn(
+        &self,
+        rows: &[DecisionRow],
+        deliveries: &[super::webhooks::NewDelivery],
+    ) -> Result<(), StoreError> {
         let txn = self.begin_decisions().await?;
         let written = async {
             // 19 columns: 500 rows stay under both backends' parameter limits.

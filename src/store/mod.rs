@@ -139,11 +139,14 @@ pub(crate) async fn max_seq_per<E: sea_orm::EntityTrait>(
 /// Database handle plus the in-memory head of the audit chain.
 pub struct Store {
     db: DatabaseConnection,
-    /// Where the decision log commits: on SQLite a connection of its own with
-    /// `synchronous=FULL`, so every group commit is on disk before any of its requests is
-    /// answered (the pool's connections do not all share one `synchronous` setting); on
-    /// PostgreSQL the pool (every commit is flushed).
+    /// Where the decision log's database copy commits: on SQLite a connection of its own
+    /// with `synchronous=NORMAL` (the write-ahead decision journal is what makes an answered
+    /// decision durable; the copy is flushed only at the projector's durability barriers, see
+    /// `insert_decisions`), on PostgreSQL the pool (every commit is flushed).
     decisions_db: DatabaseConnection,
+    /// True when `decisions_db` is that SQLite connection, whose commits are not flushed
+    /// unless asked.
+    decisions_deferred_sync: bool,
     audit_head: Mutex<audit::ChainHead>,
     journal: std::sync::OnceLock<journal::JournalWriter>,
     /// Highest journal sequence number held per origin, loaded once by `enable_journal` and
@@ -194,26 +197,28 @@ impl Store {
         }
         // An in-memory SQLite database is private to its connection: no second one there.
         let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
-        let decisions_db = if db.get_database_backend() == DbBackend::Sqlite && !in_memory {
-            let mut options = ConnectOptions::new(settings.url.clone());
-            options
-                .max_connections(1)
-                .min_connections(1)
-                .acquire_timeout(settings.acquire_timeout)
-                .connect_timeout(settings.acquire_timeout)
-                .sqlx_logging(false)
-                .map_sqlx_sqlite_opts(|options| {
-                    options
-                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-                        .busy_timeout(Duration::from_secs(5))
-                });
-            Database::connect(options).await?
-        } else {
-            db.clone()
-        };
+        let (decisions_db, decisions_deferred_sync) =
+            if db.get_database_backend() == DbBackend::Sqlite && !in_memory {
+                let mut options = ConnectOptions::new(settings.url.clone());
+                options
+                    .max_connections(1)
+                    .min_connections(1)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_timeout(settings.acquire_timeout)
+                    .sqlx_logging(false)
+                    .map_sqlx_sqlite_opts(|options| {
+                        options
+                            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                            .busy_timeout(Duration::from_secs(5))
+                    });
+                (Database::connect(options).await?, true)
+            } else {
+                (db.clone(), false)
+            };
         Ok(Store {
             db,
             decisions_db,
+            decisions_deferred_sync,
             audit_head: Mutex::new(audit::ChainHead::genesis()),
             journal: std::sync::OnceLock::new(),
             journal_heads: std::sync::Mutex::new(std::collections::BTreeMap::new()),
