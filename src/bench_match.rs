@@ -1213,13 +1213,15 @@ impl Load<'_> {
             per_request(&node_cpu, &node_rounds, "sqlite"),
             per_request(&node_cpu, &node_rounds, "other threads"),
         )?;
-        let groups = log.groups - log_before.groups;
-        let decisions = log.decisions - log_before.decisions;
+        let log = log.since(&log_before);
+        let (groups, decisions) = (log.groups, log.decisions);
         writeln!(
             report,
-            "  log         {decisions} decisions in {groups} groups ({:.1} per group, one fdatasync and one signature each), commit {:.2} ms mean",
+            "  log         {decisions} decisions in {groups} groups ({:.1} per group, one fdatasync and one signature each), commit {:.2} ms mean, p99 <= {:.1} ms, max <= {:.1} ms",
             decisions as f64 / groups.max(1) as f64,
-            (log.commit - log_before.commit).as_secs_f64() * 1e3 / groups.max(1) as f64
+            log.commit.as_secs_f64() * 1e3 / groups.max(1) as f64,
+            log.commit_quantile(0.99).as_secs_f64() * 1e3,
+            log.commit_quantile(1.0).as_secs_f64() * 1e3,
         )?;
         let ratio = node_rate / bare_rate.max(f64::MIN_POSITIVE);
         writeln!(
