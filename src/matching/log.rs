@@ -232,7 +232,8 @@ impl DecisionLog {
                     .iter()
                     .flat_map(|g| g.deliveries.iter().cloned())
                     .collect();
-                store.insert_decisions(&rows, &deliveries, true).await?;
+                // Not flushed one by one: `flush_decisions` below makes them all durable.
+                store.insert_decisions(&rows, &deliveries, false).await?;
             }
             if let Some(last) = missing.last().and_then(|g| g.rows.last()) {
                 head = (last.seq, last.hash.clone());

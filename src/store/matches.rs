@@ -90,17 +90,11 @@ impl Store {
         if !self.decisions_deferred_sync {
             return Ok(());
         }
-        let row = self
-            .decisions_db
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                "PRAGMA wal_checkpoint(TRUNCATE)",
-            ))
-            .await?;
-        let busy: i32 = match row {
-            Some(row) => row.try_get_by_index(0)?,
-            None => 1,
-        };
+        // The first column is `busy`: 0 when the checkpoint finished.
+        let busy = self
+            .decisions_pragma("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?
+            .unwrap_or(1);
         if busy == 0 {
             Ok(())
         } else {
@@ -113,15 +107,21 @@ impl Store {
     /// The decision connection's `PRAGMA synchronous` (1 NORMAL, 2 FULL), for tests.
     #[cfg(test)]
     pub(crate) async fn decisions_synchronous(&self) -> Result<i32, StoreError> {
+        self.decisions_pragma("PRAGMA synchronous")
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The first column of what a pragma answers on the decision connection (SQLite).
+    async fn decisions_pragma(&self, pragma: &str) -> Result<Option<i32>, StoreError> {
         let row = self
             .decisions_db
             .query_one_raw(sea_orm::Statement::from_string(
                 sea_orm::DbBackend::Sqlite,
-                "PRAGMA synchronous",
+                pragma,
             ))
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        Ok(row.try_get_by_index(0)?)
+            .await?;
+        Ok(row.map(|row| row.try_get_by_index(0)).transpose()?)
     }
 
     async fn insert_decisions_txn(
