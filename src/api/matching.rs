@@ -365,7 +365,9 @@ pub async fn screen_bidders(
     bytes.extend_from_slice(b",\"receipt\":");
     serde_json::to_writer(&mut bytes, &answer.receipt).map_err(ApiError::internal)?;
     bytes.push(b'}');
-    metrics::histogram!("integrity_match_seconds").record(started.elapsed().as_secs_f64());
+    crate::telemetry::match_handles(|_, seconds| {
+        seconds.record(started.elapsed().as_secs_f64());
+    });
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,
@@ -521,15 +523,19 @@ pub(super) async fn screen(
         api.retry_after_secs = Some(2);
         api
     })?;
-    for (verdict, n) in [
-        ("block", decision.summary.block),
-        ("review", decision.summary.review),
-        ("clear", decision.summary.clear),
-        ("invalid", decision.summary.invalid),
-    ] {
-        metrics::counter!("integrity_match_bidders_total", "verdict" => verdict)
-            .increment(n as u64);
-    }
+    crate::telemetry::match_handles(|verdicts, _| {
+        let summary = &decision.summary;
+        for (counter, n) in verdicts.iter().zip([
+            summary.block,
+            summary.review,
+            summary.clear,
+            summary.invalid,
+        ]) {
+            if n > 0 {
+                counter.increment(n as u64);
+            }
+        }
+    });
     Ok((
         MatchOut {
             decision,

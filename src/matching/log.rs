@@ -561,10 +561,8 @@ mod tests {
         assert!(missing_from_database(groups, 7).is_empty());
     }
 
-    #[tokio::test]
     #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
-    async fn sqlite_copies_are_flushed_only_when_asked_and_a_flush_reaches_the_database_file() {
-        let dir = tempfile::tempdir().unwrap();
+    async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
         let path = dir.path().join("node.sqlite3");
         let store = Store::connect(&crate::store::ConnectSettings {
             url: format!("sqlite://{}?mode=rwc", path.display()),
@@ -574,6 +572,81 @@ mod tests {
         .await
         .unwrap();
         store.migrate().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+    async fn decisions_copied_on_sqlite_are_stored_as_sea_orm_stores_them() {
+        use sea_orm::{ConnectionTrait, EntityTrait};
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
+        // Awkward values: escapes, control characters, non-BMP text, extreme integers, a
+        // timestamp with an offset and microseconds, a missing proof; and more rows than one
+        // statement takes (runs of 32 and shorter).
+        let awkward = |seq: i64| {
+            let mut row = crate::matching::journal::tests::row(seq);
+            row.created_at = time::macros::datetime!(2026-12-03 09:30:00.123456 +08:00);
+            row.as_of = time::macros::datetime!(2026-12-31 23:59:59.999999 -05:00);
+            row.created_us = i64::MIN + seq;
+            row.n_block = i32::MAX;
+            row.caller = "key:\"quoted\" \\ back\u{1}\n\t".into();
+            row.project_id = "工程-𠀋-\u{7f}".into();
+            row.decision = "{\"name\":\"某某\\\"公司\\\"\",\"x\":1.50}".into();
+            row.proof = (seq % 2 == 0).then(|| "L:ab|R:cd".to_owned());
+            row
+        };
+        let rows: Vec<_> = (1..=45).map(awkward).collect();
+        store.insert_decisions(&rows, &[], false).await.unwrap();
+        let mut back = store
+            .find_decisions(&crate::store::matches::DecisionFilter::default(), 100)
+            .await
+            .unwrap();
+        back.reverse();
+        assert_eq!(back, rows);
+        // Stored exactly as sea-orm's own insert stores them (the path PostgreSQL takes).
+        let mut reference = awkward(100);
+        reference.id = "reference".into();
+        crate::store::entities::match_decisions::Entity::insert(
+            sea_orm::IntoActiveModel::into_active_model(reference),
+        )
+        .exec_without_returning(store.connection())
+        .await
+        .unwrap();
+        let stored = |seq: i64| {
+            let store = &store;
+            async move {
+                store
+                    .connection()
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Sqlite,
+                        format!(
+                            "SELECT created_at || '|' || typeof(created_at) || '|' || as_of || \
+                             '|' || created_us || '|' || typeof(created_us) || '|' || \
+                             typeof(n_block) || '|' || coalesce(proof, 'NULL') || '|' || \
+                             decision || '|' || caller FROM match_decisions WHERE seq = {seq}"
+                        ),
+                    ))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .try_get_by_index::<String>(0)
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            stored(2).await.replace(&(i64::MIN + 2).to_string(), "US"),
+            stored(100)
+                .await
+                .replace(&(i64::MIN + 100).to_string(), "US")
+        );
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+    async fn sqlite_copies_are_flushed_only_when_asked_and_a_flush_reaches_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sqlite_store(&dir).await;
         assert!(store.decision_commits_deferred());
         assert_eq!(store.decisions_synchronous().await.unwrap(), 1);
         store.flush_decisions().await.unwrap();

@@ -245,6 +245,12 @@ impl Store {
 
     /// Starts a write transaction of the decision log on its own connection (`BEGIN
     /// IMMEDIATE` on SQLite, like `begin_write`).
+    /// The main connection, for tests that look at what is stored.
+    #[cfg(test)]
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     pub(crate) async fn begin_decisions(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
         Ok(self
             .decisions_db
