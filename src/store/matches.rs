@@ -130,22 +130,21 @@ impl Store {
         deliveries: &[super::webhooks::NewDelivery],
     ) -> Result<(), StoreError> {
         let txn = self.begin_decisions().await?;
-        let sqlite = txn.get_database_backend() == sea_orm::DbBackend::Sqlite;
         let written = async {
-            if sqlite {
+            if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
                 insert_decisions_sqlite(&txn, rows).await?;
-                return super::webhooks::insert_deliveries(&txn, deliveries).await;
-            }
-            // 20 columns: 500 rows stay under both backends' parameter limits.
-            for chunk in rows.chunks(500) {
-                match_decisions::Entity::insert_many(
-                    chunk
-                        .iter()
-                        .cloned()
-                        .map(sea_orm::IntoActiveModel::into_active_model),
-                )
-                .exec_without_returning(&txn)
-                .await?;
+            } else {
+                // 20 columns: 500 rows stay under PostgreSQL's parameter limit.
+                for chunk in rows.chunks(500) {
+                    match_decisions::Entity::insert_many(
+                        chunk
+                            .iter()
+                            .cloned()
+                            .map(sea_orm::IntoActiveModel::into_active_model),
+                    )
+                    .exec_without_returning(&txn)
+                    .await?;
+                }
             }
             super::webhooks::insert_deliveries(&txn, deliveries).await
         }
@@ -226,11 +225,11 @@ const DECISION_COLUMNS: &str = "seq, id, created_at, created_us, caller, project
 /// Inserts `rows` on SQLite through a few statements of fixed text: runs of 32, 16, 8, 4, 2
 /// and 1 rows, so that a copy of `n` rows is at most `n / 32 + 5` statements.
 ///
-/// Hand-rolled rather than sea-orm's `insert_many`, which was a third of the cost of a
-/// decision's database copy (perf, bench match, 1 M entries): sea-query builds a new
-/// statement of 20 placeholders a row for every run of groups through the active models, and
-/// its text differs with the number of rows, so SQLite prepares it anew every time (sqlx's
-/// statement cache misses). Here the six texts are prepared once and cached, and the values
+/// Hand-rolled rather than sea-orm's `insert_many`, whose building was about a quarter of
+/// the CPU of a decision's database copy (perf, bench match, 1 M entries): sea-query builds
+/// a new statement of 20 placeholders a row for every run of groups through the active
+/// models, and its text differs with the number of rows, so SQLite prepares one for each
+/// length it meets. Here the six texts are prepared once and cached, and the values
 /// are bound as sea-orm binds them, so rows are stored exactly as its insert stores them
 /// (`decisions_copied_on_sqlite_are_stored_as_sea_orm_stores_them`). Tried first: one JSON
 /// parameter unpacked by SQLite (`json_each`, `->>`): the runtime's share fell as much, but

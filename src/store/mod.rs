@@ -243,14 +243,14 @@ impl Store {
             .await?)
     }
 
-    /// Starts a write transaction of the decision log on its own connection (`BEGIN
-    /// IMMEDIATE` on SQLite, like `begin_write`).
     /// The main connection, for tests that look at what is stored.
     #[cfg(test)]
     pub(crate) fn connection(&self) -> &DatabaseConnection {
         &self.db
     }
 
+    /// Starts a write transaction of the decision log on its own connection (`BEGIN
+    /// IMMEDIATE` on SQLite, like `begin_write`).
     pub(crate) async fn begin_decisions(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
         Ok(self
             .decisions_db

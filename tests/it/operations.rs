@@ -25,6 +25,13 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(metrics.status, StatusCode::OK);
     assert!(metrics.text.contains("integrity_http_requests_total"));
     assert!(metrics.text.contains("route=\"/api/v1/records\""));
+    // Counted by method, route template and status; timed by method and route.
+    assert!(metrics.text.contains(
+        "integrity_http_requests_total{method=\"POST\",route=\"/api/v1/records\",status=\"201\"}"
+    ));
+    assert!(metrics.text.contains(
+        "integrity_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/records\"}"
+    ));
     assert!(
         !metrics.text.contains(ENTERPRISE),
         "no subject codes in labels"
