@@ -481,6 +481,20 @@ impl MatchIndex {
             .iter()
             .map(|(_, _, hash)| self.bucket_bounds(*hash))
             .collect();
+        // 2b. Touch each bucket's first hash before searching any: a few instructions a
+        // look-up, so the out-of-order window holds dozens of these independent misses at
+        // once, where the binary searches of step 3 (tens of instructions each) let it hold
+        // only a handful. A prefetch instruction would say it directly but is `unsafe` to
+        // call, which this crate forbids; a load whose value feeds `black_box` is the safe
+        // equivalent (1,000-bidder batch: BENCHMARKS.md, 2026-12-06).
+        let touched = bounds.iter().fold(0u64, |acc, &(first, last)| {
+            if first < last {
+                acc ^ self.hashes.get(first).copied().unwrap_or(0)
+            } else {
+                acc
+            }
+        });
+        std::hint::black_box(touched);
         let runs: Vec<(usize, usize)> = lookups
             .iter()
             .zip(bounds)

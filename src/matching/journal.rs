@@ -245,10 +245,14 @@ struct Current {
 pub struct Journal {
     dir: PathBuf,
     current: Current,
-    /// Full segments not yet released: (path, last seq).
-    sealed: Vec<(PathBuf, i64)>,
-    /// The next segment, being prepared on a thread of its own.
-    spare: Option<std::thread::JoinHandle<io::Result<Prepared>>>,
+    /// Full segments not yet released: (path, last seq, size).
+    sealed: Vec<(PathBuf, i64, u64)>,
+    /// The next segment: being prepared on a thread of its own, or a recycled one.
+    spare: Option<Spare>,
+    /// A released segment kept for reuse (`recycled.tmp`) and its size.
+    recycled: Option<u64>,
+    /// Segments double in size up to this ([`MAX_SEGMENT`]; smaller in tests).
+    max_segment: u64,
     next_size: u64,
 }
 
@@ -265,6 +269,39 @@ fn spare_path(dir: &Path) -> PathBuf {
     dir.join("spare.tmp")
 }
 
+fn recycled_path(dir: &Path) -> PathBuf {
+    dir.join("recycled.tmp")
+}
+
+/// The next segment to write.
+enum Spare {
+    /// Zeroed and synced on a thread of its own.
+    Preparing(std::thread::JoinHandle<io::Result<Prepared>>),
+    /// A released segment, taken as it is.
+    Recycled(Prepared),
+}
+
+/// Opens a released segment for reuse, its content left in place.
+///
+/// Recycling, as PostgreSQL recycles WAL segments: a released segment's blocks are already
+/// allocated and on disk, so writing over them needs no file-system metadata either, and no
+/// second write of every byte (zeros, then frames) goes through the page cache. Measured with
+/// the 1,000-bidder batch (190 KB a decision): the preparing thread was ~5 % of the CPU of
+/// the batch phase, doing nothing but zeroing. The old frames it still holds never count:
+/// their sequence numbers are all below the new segment's first (reading stops there, see
+/// `read_segment`).
+fn reuse(path: &Path, size: u64) -> io::Result<Prepared> {
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    if file.metadata()?.len() != size {
+        return Err(io::Error::other("a recycled segment of an unexpected size"));
+    }
+    Ok(Prepared {
+        path: path.to_owned(),
+        file,
+        size,
+    })
+}
+
 impl Journal {
     /// Starts a fresh journal in `dir` whose first decision will be `next_seq`, removing every
     /// older segment. Call only once what they held is in the database ([`recover`] first).
@@ -277,6 +314,7 @@ impl Journal {
             std::fs::remove_file(path)?;
         }
         let _ = std::fs::remove_file(spare_path(dir));
+        let _ = std::fs::remove_file(recycled_path(dir));
         let path = dir.join(segment_name(next_seq));
         let prepared = prepare(&path, FIRST_SEGMENT)?;
         sync_dir(dir)?;
@@ -292,7 +330,9 @@ impl Journal {
             },
             sealed: Vec::new(),
             spare: None,
+            recycled: None,
             next_size: (FIRST_SEGMENT * 2).min(MAX_SEGMENT),
+            max_segment: MAX_SEGMENT,
         };
         journal.prepare_spare();
         Ok(journal)
@@ -301,17 +341,42 @@ impl Journal {
     fn prepare_spare(&mut self) {
         let path = spare_path(&self.dir);
         let size = self.next_size;
-        self.next_size = (self.next_size * 2).min(MAX_SEGMENT);
+        self.next_size = (self.next_size * 2).min(self.max_segment);
+        if let Some(recycled) = self.recycled.take() {
+            // Too small (segments grow up to `max_segment`): deleted, as without recycling.
+            let reused = if recycled >= size {
+                std::fs::rename(recycled_path(&self.dir), &path)
+                    .and_then(|()| reuse(&path, recycled))
+                    .map(Some)
+            } else {
+                std::fs::remove_file(recycled_path(&self.dir)).map(|()| None)
+            };
+            match reused {
+                Ok(Some(prepared)) => {
+                    self.spare = Some(Spare::Recycled(prepared));
+                    return;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::warn!(error = %error, "reusing a released decision journal segment failed; preparing a new one");
+                }
+            }
+        }
         self.spare = std::thread::Builder::new()
             .name("decision-journal-prepare".into())
             .spawn(move || prepare(&path, size))
-            .ok();
+            .ok()
+            .map(Spare::Preparing);
     }
 
     /// Seals the current segment and continues in a new one starting at `first_seq`, with room
     /// for at least `need` bytes.
     fn roll(&mut self, first_seq: i64, need: u64) -> io::Result<()> {
-        let prepared = match self.spare.take().map(std::thread::JoinHandle::join) {
+        let spare = self.spare.take().map(|spare| match spare {
+            Spare::Preparing(thread) => thread.join(),
+            Spare::Recycled(prepared) => Ok(Ok(prepared)),
+        });
+        let prepared = match spare {
             Some(Ok(Ok(prepared))) if prepared.size >= need => Some(prepared),
             Some(Ok(Ok(small))) => {
                 let _ = std::fs::remove_file(small.path);
@@ -343,7 +408,7 @@ impl Journal {
             },
         );
         if old.last_seq >= old.first_seq {
-            self.sealed.push((old.path, old.last_seq));
+            self.sealed.push((old.path, old.last_seq, old.size));
         } else {
             // Never written to (a failed first write): nothing to keep.
             let _ = std::fs::remove_file(old.path);
@@ -389,12 +454,18 @@ impl Journal {
         }
     }
 
-    /// Deletes sealed segments whose every decision is in the database (`projected` and
-    /// below).
+    /// Releases sealed segments whose every decision is in the database (`projected` and
+    /// below): the first is kept for reuse as the next segment (see [`reuse`]), the others
+    /// deleted.
     pub fn release(&mut self, projected: i64) {
-        self.sealed.retain(|(path, last)| {
+        let recycled = recycled_path(&self.dir);
+        let mut keep = self.recycled.is_none();
+        self.sealed.retain(|(path, last, size)| {
             if *last <= projected {
-                if let Err(error) = std::fs::remove_file(path) {
+                if keep && std::fs::rename(path, &recycled).is_ok() {
+                    self.recycled = Some(*size);
+                    keep = false;
+                } else if let Err(error) = std::fs::remove_file(path) {
                     tracing::warn!(error = %error, "removing a released decision journal segment failed");
                 }
                 false
@@ -537,6 +608,77 @@ pub(crate) mod tests {
         let recovered = recover(dir.path()).unwrap();
         assert_eq!(seqs(&recovered), vec![1, 2, 3, 4, 5]);
         assert_eq!(recovered.last().unwrap().rows[0].id, "retried");
+    }
+
+    #[test]
+    fn a_released_segment_is_reused_and_its_old_frames_never_come_back() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(dir.path(), 1).unwrap();
+        // Segments of FIRST_SEGMENT from the third on, so a released one fits the next.
+        journal.max_segment = FIRST_SEGMENT;
+        journal.next_size = FIRST_SEGMENT;
+        // Groups of two decisions of `size` bytes each.
+        let sized = |seqs: std::ops::RangeInclusive<i64>, size: u64| {
+            let mut g = group(seqs);
+            for row in &mut g.rows {
+                row.decision = "x".repeat(size as usize);
+            }
+            g
+        };
+        let mut seq = 1;
+        let mut next = |journal: &mut Journal, size: u64| {
+            journal.append(&mut sized(seq..=seq + 1, size)).unwrap();
+            seq += 2;
+        };
+        // Two groups fill the first segment; the third rolls over.
+        for _ in 0..3 {
+            next(&mut journal, FIRST_SEGMENT / 5);
+        }
+        assert_eq!(journal.segments_held(), 2, "the first segment is sealed");
+        let first_inode = std::fs::metadata(&journal.sealed[0].0).unwrap().ino();
+        journal.release(4);
+        assert_eq!(journal.segments_held(), 1);
+        assert!(
+            recycled_path(dir.path()).exists(),
+            "kept for reuse, not deleted"
+        );
+        // Smaller groups until the recycled file is the current segment, with one new group
+        // in it: the old frame of seqs 3-4 is still further on in the file.
+        let inode = |journal: &Journal| std::fs::metadata(&journal.current.path).unwrap().ino();
+        for _ in 0..40 {
+            if inode(&journal) == first_inode {
+                break;
+            }
+            next(&mut journal, FIRST_SEGMENT / 20);
+        }
+        assert_eq!(
+            inode(&journal),
+            first_inode,
+            "the released segment is written again"
+        );
+        assert_ne!(journal.current.path, dir.path().join(segment_name(1)));
+        let bytes = std::fs::read(&journal.current.path).unwrap();
+        let old_second = frame(&mut sized(1..=2, FIRST_SEGMENT / 5)).unwrap().len();
+        assert!(journal.current.written as usize <= old_second);
+        assert_eq!(
+            &bytes[old_second..old_second + 4],
+            &MAGIC,
+            "the old frame of seqs 3-4 is still in the file"
+        );
+        // Recovery sees every group from seq 5 on, once and in order: the old frames left in
+        // the reused file (seqs 1-4) are not read as part of it.
+        let recovered = seqs(&recover(dir.path()).unwrap());
+        assert_eq!(recovered, (5..seq).collect::<Vec<_>>());
+        // And where an old frame, intact, starts right where the new ones end, it is out of
+        // sequence, so reading stops there too.
+        let crafted = dir.path().join(segment_name(seq));
+        let mut bytes = frame(&mut group(seq..=seq)).unwrap();
+        bytes.extend(frame(&mut group(1..=2)).unwrap());
+        bytes.extend(frame(&mut group(seq + 1..=seq + 1)).unwrap());
+        std::fs::write(&crafted, bytes).unwrap();
+        let recovered = seqs(&recover(dir.path()).unwrap());
+        assert_eq!(recovered, (5..=seq).collect::<Vec<_>>());
     }
 
     #[test]
