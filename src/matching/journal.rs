@@ -31,7 +31,8 @@
 //! that does not verify or does not continue the sequence; such a frame was never acknowledged.
 //! A segment named from seq F holds everything from F on: what an earlier segment holds at or
 //! after F is a group whose write failed (its requests were refused) and is dropped. Segments
-//! are released (deleted) once the projector has the database copy of all they hold.
+//! are released once the projector has the database copy of all they hold: one is kept
+//! (`recycled.tmp`) and written over as a later segment, the others deleted.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
