@@ -75,6 +75,11 @@ pub struct MatchArgs {
     /// removed afterwards.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Empty the page cache of the database files before the index build (as after a reboot),
+    /// and time a second cold build without the read-ahead (`match.prewarm_index = false`)
+    /// as its baseline.
+    #[arg(long)]
+    pub cold: bool,
     /// Which load mixes to run (`both`: the realistic one, then the heavy-hit one).
     #[arg(long, value_enum, default_value_t = ScenarioChoice::Both)]
     pub scenario: ScenarioChoice,
@@ -743,9 +748,42 @@ struct IndexBuild {
     /// A second, sequential build with each phase timed: reading the rows, computing the
     /// keys, sorting the postings.
     phases: [Duration; 3],
+    /// `--cold`: a third build, page cache emptied again, without the read-ahead.
+    cold_without_prewarm: Option<Duration>,
 }
 
-async fn build_index(settings: &Settings) -> anyhow::Result<IndexBuild> {
+/// Drops the database files' pages from the page cache (after flushing them), so that the
+/// next read comes from the disk as after a reboot.
+fn drop_page_cache(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    for name in ["integrity.sqlite3", "integrity.sqlite3-wal"] {
+        let Ok(file) = std::fs::File::open(data_dir.join(name)) else {
+            continue;
+        };
+        file.sync_all()?;
+        rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)?;
+    }
+    Ok(())
+}
+
+/// Time of `Matcher::start` alone (its log closed and dropped after).
+async fn timed_start(settings: &Settings) -> anyhow::Result<Duration> {
+    let store = Arc::new(open_store(settings).await?);
+    let catalogue = ListCatalogue::new(&settings.lists.extra).map_err(|e| anyhow::anyhow!(e))?;
+    let journal = std::env::temp_dir().join(format!("integrity-bench-journal-{}", Uuid::now_v7()));
+    let started = Instant::now();
+    let matcher = Matcher::start(store.clone(), &catalogue, &settings.matching, &journal).await?;
+    let elapsed = started.elapsed();
+    matcher.log.close().await;
+    drop(matcher);
+    let _ = std::fs::remove_dir_all(&journal);
+    store.close().await?;
+    Ok(elapsed)
+}
+
+async fn build_index(settings: &Settings, cold: bool) -> anyhow::Result<IndexBuild> {
+    if cold {
+        drop_page_cache(&settings.node.data_dir)?;
+    }
     let store = Arc::new(open_store(settings).await?);
     let catalogue = ListCatalogue::new(&settings.lists.extra).map_err(|e| anyhow::anyhow!(e))?;
     // Resets the peak resident size (Linux), so that the peak reported is the build's.
@@ -765,6 +803,7 @@ async fn build_index(settings: &Settings) -> anyhow::Result<IndexBuild> {
         resident_delta: after.saturating_sub(before),
         peak_resident: peak_resident_bytes(),
         phases: [Duration::ZERO; 3],
+        cold_without_prewarm: None,
     };
     matcher.log.close().await;
     drop(matcher);
@@ -785,6 +824,12 @@ async fn build_index(settings: &Settings) -> anyhow::Result<IndexBuild> {
     drop(builder.finish());
     build.phases[2] = started.elapsed();
     store.close().await?;
+    if cold {
+        let mut without = settings.clone();
+        without.matching.prewarm_index = false;
+        drop_page_cache(&settings.node.data_dir)?;
+        build.cold_without_prewarm = Some(timed_start(&without).await?);
+    }
     Ok(build)
 }
 
@@ -1362,7 +1407,7 @@ async fn measure(args: &MatchArgs, data_dir: &std::path::Path) -> anyhow::Result
 
     // 2. Index build, on its own.
     eprintln!("building the match index …");
-    let build = build_index(&settings).await?;
+    let build = build_index(&settings, args.cold).await?;
     let per_entry = |bytes: u64| bytes as f64 / build.entries.max(1) as f64;
     writeln!(
         report,
@@ -1379,6 +1424,15 @@ async fn measure(args: &MatchArgs, data_dir: &std::path::Path) -> anyhow::Result
         build.phases[1].as_secs_f64(),
         build.phases[2].as_secs_f64()
     )?;
+    if let Some(without) = build.cold_without_prewarm {
+        writeln!(
+            report,
+            "              cold (page cache emptied before each): {:.1} s with the read-ahead (above), {:.1} s without (match.prewarm_index = false); ratio {:.2}",
+            build.elapsed.as_secs_f64(),
+            without.as_secs_f64(),
+            build.elapsed.as_secs_f64() / without.as_secs_f64().max(1e-9)
+        )?;
+    }
     writeln!(
         report,
         "  index RAM   {:.1} B/entry in the index's structures ({:.0} MiB); resident growth {:.1} B/entry ({:.0} MiB); peak resident during the build {:.0} MiB   target <= 150 B/entry: {}",

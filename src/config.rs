@@ -186,6 +186,10 @@ pub struct MatchSettings {
     pub boundary_days: u32,
     /// Decisions written per database transaction at most (group commit).
     pub log_batch: usize,
+    /// Embedded SQLite: while the index is built at start, read the pages of the list
+    /// entries' covering index into the page cache ahead of the build, sixteen reads in
+    /// flight (at most half of the available memory). Off: the build reads one page at a time.
+    pub prewarm_index: bool,
     /// Supervisors' endpoints that receive every `block` (signed with the node's key).
     pub webhooks: Vec<WebhookSettings>,
     /// Attempts per delivery before it is marked failed (visible, never silently dropped).

@@ -87,6 +87,13 @@ impl Matcher {
         // Streamed a page at a time: the next page is read while this one's keys are computed
         // (on every core), and no page is kept once its slots and postings are.
         let mut builder = IndexBuilder::new(catalogue);
+        // The pages the scan below reads, read ahead of it with many reads in flight: on a cold
+        // disk the scan alone waits for one page at a time (`store::prewarm`).
+        let prewarm = if settings.prewarm_index {
+            store.prewarm_match_index().await
+        } else {
+            None
+        };
         let read_after = |after: IndexCursor| {
             let store = store.clone();
             tokio::spawn(async move { store.index_rows(&after, BUILD_PAGE).await })
@@ -105,6 +112,18 @@ impl Matcher {
             })
             .await
             .map_err(|error| StoreError::Corrupt(format!("building the match index: {error}")))?;
+        }
+        if let Some(prewarm) = prewarm
+            && let Ok(report) = tokio::task::spawn_blocking(move || prewarm.finish()).await
+        {
+            tracing::info!(
+                pages = report.pages,
+                levels = report.levels,
+                bytes = report.bytes,
+                partial = report.partial,
+                millis = report.took.as_millis() as u64,
+                "match index pages read ahead"
+            );
         }
         let index = tokio::task::spawn_blocking(move || builder.finish())
             .await

@@ -705,6 +705,36 @@ impl Store {
         Ok((entries, next))
     }
 
+    /// Starts reading the covering index that [`Store::index_rows`] scans into the page cache
+    /// with many reads in flight (see `store::prewarm`), for the build at start. `None` on
+    /// PostgreSQL, for an in-memory database, or when the index cannot be found (the build
+    /// then reads as before).
+    pub async fn prewarm_match_index(&self) -> Option<super::prewarm::Prewarm> {
+        if self.db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+            return None;
+        }
+        let pool = self.db.get_sqlite_connection_pool();
+        let files: Vec<(i64, String, String)> = sea_orm::sqlx::query_as("PRAGMA database_list")
+            .fetch_all(pool)
+            .await
+            .ok()?;
+        let file = files
+            .into_iter()
+            .find(|(_, name, _)| name == "main")
+            .map(|(_, _, file)| file)
+            .filter(|file| !file.is_empty())?;
+        let (root,): (i64,) = sea_orm::sqlx::query_as(
+            "SELECT rootpage FROM sqlite_schema WHERE type = 'index' AND name = 'ix_list_entries_match'",
+        )
+        .fetch_optional(pool)
+        .await
+        .ok()??;
+        let root = u32::try_from(root).ok()?;
+        super::prewarm::Prewarm::start(file.into(), root, super::prewarm::page_cache_budget())
+            .map_err(|error| tracing::warn!(error = %error, "could not start reading the match index ahead"))
+            .ok()
+    }
+
     async fn index_rows_sqlite(
         &self,
         after: Option<&str>,

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod lists;
 pub mod matches;
 pub mod monitors;
+pub mod prewarm;
 pub mod records;
 pub mod stats;
 pub mod webhooks;
