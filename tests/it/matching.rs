@@ -446,3 +446,60 @@ async fn a_restarted_node_builds_its_index_from_the_database() {
             .is_empty()
     );
 }
+
+/// A request whose hits name many entries (they are read from the database in two halves at
+/// once, `Store::list_entries_by_ids`): every bidder gets its own entry's details, none lost
+/// or swapped.
+#[tokio::test]
+async fn a_batch_with_many_hits_gets_every_entry_behind_them() {
+    use integrity_exchange::domain::uscc::{compute_check_character, compute_organization_check};
+    let app = spawn_app().await;
+    const N: usize = 24;
+    let mut codes = Vec::new();
+    for i in 0..N {
+        let body = format!("MA5X{i:04}");
+        let first_17 = format!(
+            "91445122{body}{}",
+            compute_organization_check(&body).unwrap()
+        );
+        let code = format!("{first_17}{}", compute_check_character(&first_17).unwrap());
+        issue(
+            &app,
+            "serious_dishonesty",
+            &code,
+            &format!("饶平县第{i}建筑工程有限公司"),
+            &format!("饶发改〔2026〕{}号", 100 + i),
+        )
+        .await;
+        codes.push(code);
+    }
+    let (_, key) = app.issue_key(&["match"], 100, 100, 10_000).await;
+    let mut bidders: Vec<Value> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, code)| json!({"reference": format!("B{i}"), "uscc": code}))
+        .collect();
+    // The last issued first, so an index update still on its way shows as a wait, not a pass.
+    bidders.reverse();
+    let body =
+        json!({"project": project("bidding", "2026-06-20T09:30:00+08:00"), "bidders": bidders});
+    let answer = verdict_eventually(&app, &key, &body, "block").await;
+    let answered = answer.body["bidders"].as_array().unwrap();
+    assert_eq!(answered.len(), N);
+    for (position, bidder) in answered.iter().enumerate() {
+        let i = N - 1 - position;
+        assert_eq!(bidder["verdict"], "block", "{bidder}");
+        assert_eq!(bidder["reference"], format!("B{i}"));
+        let documents: Vec<&str> = bidder["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|hit| hit["document_no"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            documents,
+            [format!("饶发改〔2026〕{}号", 100 + i)],
+            "{bidder}"
+        );
+    }
+}
