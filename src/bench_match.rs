@@ -765,19 +765,24 @@ fn drop_page_cache(data_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Time of `Matcher::start` alone (its log closed and dropped after).
-async fn timed_start(settings: &Settings) -> anyhow::Result<Duration> {
-    let store = Arc::new(open_store(settings).await?);
-    let catalogue = ListCatalogue::new(&settings.lists.extra).map_err(|e| anyhow::anyhow!(e))?;
+/// Times `Matcher::start` on `store`, lets `inspect` look at the matcher, then closes its log
+/// and drops it. A journal of its own: this matcher's log is never written, and the node
+/// started later owns the data directory's.
+async fn timed_start<T>(
+    store: &Arc<Store>,
+    catalogue: &ListCatalogue,
+    settings: &crate::config::MatchSettings,
+    inspect: impl FnOnce(&Matcher) -> T,
+) -> anyhow::Result<(Duration, T)> {
     let journal = std::env::temp_dir().join(format!("integrity-bench-journal-{}", Uuid::now_v7()));
     let started = Instant::now();
-    let matcher = Matcher::start(store.clone(), &catalogue, &settings.matching, &journal).await?;
+    let matcher = Matcher::start(store.clone(), catalogue, settings, &journal).await?;
     let elapsed = started.elapsed();
+    let seen = inspect(&matcher);
     matcher.log.close().await;
     drop(matcher);
     let _ = std::fs::remove_dir_all(&journal);
-    store.close().await?;
-    Ok(elapsed)
+    Ok((elapsed, seen))
 }
 
 async fn build_index(settings: &Settings, cold: bool) -> anyhow::Result<IndexBuild> {
@@ -789,26 +794,20 @@ async fn build_index(settings: &Settings, cold: bool) -> anyhow::Result<IndexBui
     // Resets the peak resident size (Linux), so that the peak reported is the build's.
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let before = resident_bytes();
-    let started = Instant::now();
-    // A journal of its own: this matcher's log is never written, and the node started later
-    // owns the data directory's.
-    let journal = std::env::temp_dir().join(format!("integrity-bench-journal-{}", Uuid::now_v7()));
-    let matcher = Matcher::start(store.clone(), &catalogue, &settings.matching, &journal).await?;
-    let elapsed = started.elapsed();
-    let after = resident_bytes();
-    let build = IndexBuild {
+    let (elapsed, (entries, heap_bytes, after)) =
+        timed_start(&store, &catalogue, &settings.matching, |matcher| {
+            (matcher.len(), matcher.heap_bytes(), resident_bytes())
+        })
+        .await?;
+    let mut build = IndexBuild {
         elapsed,
-        entries: matcher.len(),
-        heap_bytes: matcher.heap_bytes(),
+        entries,
+        heap_bytes,
         resident_delta: after.saturating_sub(before),
         peak_resident: peak_resident_bytes(),
         phases: [Duration::ZERO; 3],
         cold_without_prewarm: None,
     };
-    matcher.log.close().await;
-    drop(matcher);
-    let _ = std::fs::remove_dir_all(&journal);
-    let mut build = build;
     let mut builder = crate::matching::index::IndexBuilder::new(&catalogue);
     let mut after = Some(crate::store::lists::IndexCursor::Start);
     while let Some(cursor) = after.take() {
@@ -823,13 +822,14 @@ async fn build_index(settings: &Settings, cold: bool) -> anyhow::Result<IndexBui
     let started = Instant::now();
     drop(builder.finish());
     build.phases[2] = started.elapsed();
-    store.close().await?;
     if cold {
-        let mut without = settings.clone();
-        without.matching.prewarm_index = false;
+        let mut without = settings.matching.clone();
+        without.prewarm_index = false;
         drop_page_cache(&settings.node.data_dir)?;
-        build.cold_without_prewarm = Some(timed_start(&without).await?);
+        let (elapsed, ()) = timed_start(&store, &catalogue, &without, |_| ()).await?;
+        build.cold_without_prewarm = Some(elapsed);
     }
+    store.close().await?;
     Ok(build)
 }
 

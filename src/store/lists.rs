@@ -107,7 +107,12 @@ pub struct ListCursor {
 }
 
 fn to_entry(row: &list_entries::Model) -> Result<ListEntry, StoreError> {
-    serde_json::from_str(&row.payload).map_err(|_| StoreError::Corrupt("list entry".into()))
+    entry_from_payload(&row.payload)
+}
+
+/// An entry from its stored payload (the whole signed entry, as JSON).
+fn entry_from_payload(payload: &str) -> Result<ListEntry, StoreError> {
+    serde_json::from_str(payload).map_err(|_| StoreError::Corrupt("list entry".into()))
 }
 
 /// The narrow columns the match index is built from: names (subject name first, then former
@@ -827,8 +832,7 @@ impl Store {
                 .all(&self.db)
                 .await?;
             for payload in &payloads {
-                let entry: ListEntry = serde_json::from_str(payload)
-                    .map_err(|_| StoreError::Corrupt("list entry".into()))?;
+                let entry = entry_from_payload(payload)?;
                 out.insert(entry.id, entry);
             }
         }
