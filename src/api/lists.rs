@@ -713,11 +713,32 @@ async fn run_write<T: Send + 'static, E: Send + 'static>(
         .map_err(|error| ApiError::internal(format!("write task failed: {error}")))
 }
 
+/// How long a list write waits for this node's match index to take its change.
+///
+/// The index follows committed changes on its own task (woken at once by the commit); the
+/// wait adds 0.2-0.5 ms to a write (BENCHMARKS.md, "List writes"). The bound keeps a write
+/// from hanging on an index that is failing, which logs and retries on its own.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Waits (bounded) until the match index reflects the change just committed, so that the
+/// issuing authority, or a platform it tells, screening right after the answer is judged
+/// against the entry.
+async fn index_reflects(state: &AppState, issuer: &str, seq: i64) {
+    if !state.matcher.reflects(issuer, seq, INDEX_WAIT).await {
+        tracing::warn!(
+            issuer,
+            seq,
+            "the match index has not taken a list change yet; it is stored and the index will catch up"
+        );
+    }
+}
+
 /// Issue an entry on a list.
 ///
 /// The deciding department (role `provider`) issues; the entry is signed by this node, stored
 /// with its audit row and replicated to every node below. Idempotent on (list, subject,
-/// document number): a replay answers 200 with the stored entry.
+/// document number): a replay answers 200 with the stored entry. When the answer arrives,
+/// this node's match API already screens against the entry.
 #[utoipa::path(
     post, path = "/api/v1/lists/{list}/entries", tag = "lists", operation_id = "issue_list_entry",
     security(("bearer" = [])),
@@ -808,7 +829,7 @@ pub async fn issue_list_entry(
         &request_id,
     );
     let store = state.store.clone();
-    let (entry, created) = run_write(async move { store.issue_list_entry(entry, at, audit).await })
+    let (entry, seq) = run_write(async move { store.issue_list_entry(entry, at, audit).await })
         .await?
         .map_err(|error| match error {
             StoreError::Conflict(_) => ApiError::new(
@@ -819,8 +840,11 @@ pub async fn issue_list_entry(
             ),
             other => other.into(),
         })?;
+    if let Some(seq) = seq {
+        index_reflects(&state, &entry.issuer_region, seq).await;
+    }
     let body = Json(entry_out(&caller, &entry, state.clock.today_shanghai()));
-    Ok(if created {
+    Ok(if seq.is_some() {
         (StatusCode::CREATED, location(&list.code, entry.id), body).into_response()
     } else {
         (StatusCode::OK, body).into_response()
@@ -846,7 +870,8 @@ pub struct EndIn {
 /// End (or withdraw) an entry.
 ///
 /// Only the authority that issued the entry, at the node where it was issued. The change is
-/// signed and replicated down like the issuance.
+/// signed and replicated down like the issuance; when the answer arrives, this node's match
+/// API already screens with the entry ended.
 #[utoipa::path(
     post, path = "/api/v1/lists/{list}/entries/{id}/end", tag = "lists", operation_id = "end_list_entry",
     security(("bearer" = [])),
@@ -904,7 +929,7 @@ pub async fn end_list_entry(
     let me = state.region;
     let at = state.clock.now();
     let authority = dept.as_str().to_owned();
-    let entry = run_write(async move {
+    let (entry, seq) = run_write(async move {
         store
             .end_list_entry(me, id, &authority, &end, at, audit)
             .await
@@ -937,6 +962,7 @@ pub async fn end_list_entry(
         ),
         EndError::Store(other) => other.into(),
     })?;
+    index_reflects(&state, &entry.issuer_region, seq).await;
     Ok(Json(entry_out(&caller, &entry, today)))
 }
 

@@ -162,6 +162,30 @@ impl Matcher {
         self.updated.subscribe()
     }
 
+    /// Waits until the index reflects `issuer`'s list changes up to `seq`, at most `within`;
+    /// whether it does. A list write here waits on it before answering, so that a screening
+    /// sent after the answer sees the entry (read-your-writes on the issuing node).
+    pub async fn reflects(&self, issuer: &str, seq: i64, within: std::time::Duration) -> bool {
+        let mut updated = self.updated.subscribe();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Subscribed before reading: an update between the read and the wait still wakes it.
+            updated.borrow_and_update();
+            let held = self
+                .index
+                .read()
+                .map(|guard| guard.1.get(issuer).copied().unwrap_or(0))
+                .unwrap_or(0);
+            if held >= seq {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, updated.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return false,
+            }
+        }
+    }
+
     /// Project kinds this node screens for.
     pub fn project_kinds(&self) -> impl Iterator<Item = &str> {
         self.restrictions.keys().map(String::as_str)

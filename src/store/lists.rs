@@ -295,7 +295,8 @@ impl Store {
         self.lists_version.send_modify(|version| *version += 1);
     }
 
-    /// Signs and stores one change of an entry issued here, with the entry and the audit row.
+    /// Signs and stores one change of an entry issued here, with the entry and the audit row;
+    /// returns the change's sequence number in the issuer's stream.
     async fn commit_own_change(
         &self,
         entry: &ListEntry,
@@ -303,14 +304,14 @@ impl Store {
         at: OffsetDateTime,
         audit_entry: &AuditEntry,
         existing: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, StoreError> {
         let journal = self
             .journal
             .get()
             .ok_or_else(|| StoreError::Corrupt("journal not enabled".into()))?;
         let mut head = self.audit_head.lock().await;
         let txn = self.begin_write().await?;
-        let written: Result<audit::ChainHead, StoreError> = async {
+        let written: Result<(audit::ChainHead, i64), StoreError> = async {
             let issuer = entry.issuer_region.clone();
             let seq = issuer_head(&txn, &issuer).await? + 1;
             let payload = serde_json::to_string(entry)
@@ -362,16 +363,19 @@ impl Store {
             ))
             .exec_without_returning(&txn)
             .await?;
-            audit::insert_after(&txn, &head, at, audit_entry).await
+            Ok((
+                audit::insert_after(&txn, &head, at, audit_entry).await?,
+                seq,
+            ))
         }
         .await;
         match written {
-            Ok(new_head) => {
+            Ok((new_head, seq)) => {
                 txn.commit().await?;
                 *head = new_head;
                 drop(head);
                 self.lists_changed();
-                Ok(())
+                Ok(seq)
             }
             Err(error) => {
                 let _ = txn.rollback().await;
@@ -381,13 +385,14 @@ impl Store {
     }
 
     /// Issues an entry (version 1, issued at this node). Idempotent on (list, subject,
-    /// document number): a replay returns the stored entry and `false`.
+    /// document number): a replay returns the stored entry and `None`; a new entry returns
+    /// the sequence number of its change.
     pub async fn issue_list_entry(
         &self,
         entry: ListEntry,
         at: OffsetDateTime,
         audit_entry: AuditEntry,
-    ) -> Result<(ListEntry, bool), StoreError> {
+    ) -> Result<(ListEntry, Option<i64>), StoreError> {
         let existing = list_entries::Entity::find()
             .filter(list_entries::Column::IssuerRegion.eq(entry.issuer_region.as_str()))
             .filter(list_entries::Column::ListCode.eq(entry.list.as_str()))
@@ -396,13 +401,13 @@ impl Store {
             .one(&self.db)
             .await?;
         if let Some(row) = existing {
-            return Ok((to_entry(&row)?, false));
+            return Ok((to_entry(&row)?, None));
         }
         match self
             .commit_own_change(&entry, ListChangeKind::Issued, at, &audit_entry, false)
             .await
         {
-            Ok(()) => Ok((entry, true)),
+            Ok(seq) => Ok((entry, Some(seq))),
             // A concurrent replay of the same issuance won the unique index.
             Err(StoreError::Database(error)) if error.to_string().contains("uq_list_entries") => {
                 Err(StoreError::Conflict("uq_list_entries_document"))
@@ -416,7 +421,8 @@ impl Store {
         }
     }
 
-    /// Ends or withdraws an entry issued at this node (`me`) by `authority_code`.
+    /// Ends or withdraws an entry issued at this node (`me`) by `authority_code`; returns the
+    /// entry after the change and the change's sequence number.
     pub async fn end_list_entry(
         &self,
         me: RegionCode,
@@ -425,7 +431,7 @@ impl Store {
         end: &EntryEnd,
         at: OffsetDateTime,
         audit_entry: AuditEntry,
-    ) -> Result<ListEntry, EndError> {
+    ) -> Result<(ListEntry, i64), EndError> {
         let row = list_entries::Entity::find_by_id(id.to_string())
             .one(&self.db)
             .await?
@@ -445,9 +451,10 @@ impl Store {
         } else {
             ListChangeKind::Ended
         };
-        self.commit_own_change(&next, kind, at, &audit_entry, true)
+        let seq = self
+            .commit_own_change(&next, kind, at, &audit_entry, true)
             .await?;
-        Ok(next)
+        Ok((next, seq))
     }
 
     /// One entry.
