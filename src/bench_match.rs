@@ -5,7 +5,8 @@
 //!    Chinese company names with region prefix, trade name, industry and legal form, some former
 //!    names, legal representatives with valid citizen IDs, spread over the built-in lists with
 //!    realistic periods and statuses) go straight into a fresh embedded SQLite database
-//!    (`Store::insert_list_entries_for_benchmark`), or an existing one is reused (`--data-dir`).
+//!    (`Store::insert_list_entries_for_benchmark`), or an existing one is reused (`--data-dir`);
+//!    with `--database-url`, into a fresh PostgreSQL database, dropped afterwards.
 //! 2. **Index.** `Matcher::start` on that database, timed, with the index's own bytes and the
 //!    process's resident growth per entry.
 //! 3. **Load.** The real node (`Application::build` + `run_until_stopped`, plain HTTP on
@@ -83,6 +84,11 @@ pub struct MatchArgs {
     /// Which load mixes to run (`both`: the realistic one, then the heavy-hit one).
     #[arg(long, value_enum, default_value_t = ScenarioChoice::Both)]
     pub scenario: ScenarioChoice,
+    /// Run on PostgreSQL: a `postgres://` URL of a server and a database the user can create
+    /// databases from. The run creates a fresh `bench_<id>` database there, loads it, and drops
+    /// it afterwards (also when it fails). Omit for embedded SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 /// The `--scenario` option of `bench match`.
@@ -1340,6 +1346,19 @@ pub async fn run(args: &MatchArgs) -> anyhow::Result<String> {
     ensure!(args.entries >= 1, "--entries must be at least 1");
     ensure!(args.connections >= 1, "--connections must be at least 1");
     ensure!(args.rounds >= 1, "--rounds must be at least 1");
+    let admin_url = match args.database_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Some(url.to_owned())
+        }
+        Some(_) => anyhow::bail!(
+            "--database-url must be a postgres:// URL; omit it to benchmark embedded SQLite"
+        ),
+    };
+    ensure!(
+        !(args.cold && admin_url.is_some()),
+        "--cold empties the page cache of the embedded SQLite files; it cannot do that for a PostgreSQL server"
+    );
     install_crypto_provider();
     let (data_dir, temporary) = match &args.data_dir {
         Some(dir) => (dir.clone(), false),
@@ -1348,18 +1367,55 @@ pub async fn run(args: &MatchArgs) -> anyhow::Result<String> {
             true,
         ),
     };
-    let result = measure(args, &data_dir).await;
+    let result = match &admin_url {
+        None => measure(args, &data_dir, None).await,
+        Some(admin_url) => {
+            let name = format!("bench_{}", Uuid::now_v7().simple());
+            let result = async {
+                crate::store::bench::create_scratch_database(admin_url, &name)
+                    .await
+                    .with_context(|| format!("creating database {name}"))?;
+                let url = crate::bench::with_database(admin_url, &name)?;
+                // A PostgreSQL node refuses to start on an unmigrated database; migrate as
+                // `integrity-node migrate` would.
+                let store = Store::connect(&ConnectSettings {
+                    url: url.clone(),
+                    max_connections: 1,
+                    acquire_timeout: Duration::from_secs(60),
+                })
+                .await?;
+                store.migrate().await.context("migrating the database")?;
+                store.close().await?;
+                measure(args, &data_dir, Some(url)).await
+            }
+            .await;
+            if let Err(error) = crate::store::bench::drop_scratch_database(admin_url, &name).await {
+                eprintln!("warning: could not drop database {name}: {error}");
+            }
+            result
+        }
+    };
     if temporary && let Err(error) = std::fs::remove_dir_all(&data_dir) {
         eprintln!("warning: could not remove {}: {error}", data_dir.display());
     }
     result
 }
 
-async fn measure(args: &MatchArgs, data_dir: &std::path::Path) -> anyhow::Result<String> {
+async fn measure(
+    args: &MatchArgs,
+    data_dir: &std::path::Path,
+    database_url: Option<String>,
+) -> anyhow::Result<String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let today = clock.today_shanghai();
     let mut settings = Settings::load(None)?;
     settings.node.data_dir = data_dir.to_path_buf();
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let postgres = database_url.is_some();
+    if let Some(url) = database_url {
+        settings.database.url = secrecy::SecretString::from(url);
+    }
     settings.http.listen = "127.0.0.1:0".parse()?;
     settings.log.filter = "error".into();
     let world = Arc::new(World::new(today)?);
@@ -1393,16 +1449,25 @@ async fn measure(args: &MatchArgs, data_dir: &std::path::Path) -> anyhow::Result
             n as f64 / elapsed.as_secs_f64()
         )?;
     }
+    let db_bytes: u64 = if postgres {
+        store.database_bytes().await?
+    } else {
+        ["integrity.sqlite3", "integrity.sqlite3-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(data_dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum()
+    };
     store.close().await?;
-    let db_bytes: u64 = ["integrity.sqlite3", "integrity.sqlite3-wal"]
-        .iter()
-        .filter_map(|f| std::fs::metadata(data_dir.join(f)).ok())
-        .map(|m| m.len())
-        .sum();
     writeln!(
         report,
-        "  database    {:.2} GiB on disk (embedded SQLite, WAL)",
-        db_bytes as f64 / f64::from(1u32 << 30)
+        "  database    {:.2} GiB on disk ({})",
+        db_bytes as f64 / f64::from(1u32 << 30),
+        if postgres {
+            "PostgreSQL, pg_database_size; its server's CPU is outside this process and not in the cpu lines"
+        } else {
+            "embedded SQLite, WAL"
+        }
     )?;
 
     // 2. Index build, on its own.

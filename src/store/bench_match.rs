@@ -7,7 +7,7 @@
 //! built from `list_entries`, and signing ten million journal entries would measure Ed25519,
 //! not the match API.
 
-use sea_orm::sqlx::{self, Arguments as _, AssertSqlSafe};
+use sea_orm::sqlx::{self, AssertSqlSafe};
 use sea_orm::{DbBackend, DbErr, EntityTrait, PaginatorTrait, RuntimeErr};
 
 use super::entities::list_entries;
@@ -43,12 +43,23 @@ fn sqlx_error(error: sqlx::Error) -> StoreError {
     StoreError::from(DbErr::Exec(RuntimeErr::SqlxError(error.into())))
 }
 
-fn bind_entry(
-    args: &mut sqlx::sqlite::SqliteArguments,
-    entry: &ListEntry,
+fn bind_entry<'q, A>(
+    args: &mut A,
+    entry: &'q ListEntry,
     seq: i64,
-    payload: &str,
-) -> Result<(), StoreError> {
+    payload: &'q str,
+) -> Result<(), StoreError>
+where
+    A: sqlx::Arguments,
+    String: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    &'q str: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<String>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    i32: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    i64: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    time::Date: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    Option<time::Date>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    time::OffsetDateTime: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+{
     let (names, measures, rep_id) = index_columns(entry);
     let results = [
         args.add(entry.id.to_string()),
@@ -74,29 +85,53 @@ fn bind_entry(
     })
 }
 
-fn insert_sql(n_rows: usize) -> String {
-    let placeholders = format!("({})", vec!["?"; COLUMNS.len()].join(", "));
+/// One multi-row `INSERT` of `n_rows` rows: `?` placeholders for SQLite, numbered `$n` ones
+/// for PostgreSQL.
+fn insert_sql(n_rows: usize, numbered: bool) -> String {
+    let rows: Vec<String> = (0..n_rows)
+        .map(|row| {
+            let marks: Vec<String> = (1..=COLUMNS.len())
+                .map(|column| {
+                    if numbered {
+                        format!("${}", row * COLUMNS.len() + column)
+                    } else {
+                        "?".to_owned()
+                    }
+                })
+                .collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
     format!(
         "INSERT INTO list_entries ({}) VALUES {}",
         COLUMNS.join(", "),
-        vec![placeholders.as_str(); n_rows].join(", ")
+        rows.join(", ")
     )
 }
 
 impl Store {
     /// Inserts `entries` (each with its payload, the entry's JSON) into `list_entries` in one
-    /// transaction of 1,000-row `INSERT`s; the `seq` column counts from `first_seq`. Embedded
-    /// SQLite only: the benchmark's database is a fresh file.
+    /// transaction of 1,000-row `INSERT`s; the `seq` column counts from `first_seq`. The
+    /// benchmark's database is a fresh SQLite file or a fresh PostgreSQL database.
     pub(crate) async fn insert_list_entries_for_benchmark(
         &self,
         entries: &[(ListEntry, String)],
         first_seq: i64,
     ) -> Result<(), StoreError> {
-        if self.db.get_database_backend() != DbBackend::Sqlite {
-            return Err(StoreError::Corrupt(
-                "bench match loads embedded SQLite only".to_owned(),
-            ));
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => self.insert_entries_sqlite(entries, first_seq).await,
+            DbBackend::Postgres => self.insert_entries_postgres(entries, first_seq).await,
+            _ => Err(StoreError::Corrupt(
+                "bench match loads SQLite or PostgreSQL only".to_owned(),
+            )),
         }
+    }
+
+    async fn insert_entries_sqlite(
+        &self,
+        entries: &[(ListEntry, String)],
+        first_seq: i64,
+    ) -> Result<(), StoreError> {
         let pool = self.db.get_sqlite_connection_pool();
         let mut transaction = pool.begin().await.map_err(sqlx_error)?;
         // A large page cache keeps the random inserts into the subject and document indexes
@@ -105,7 +140,7 @@ impl Store {
             .execute(&mut *transaction)
             .await
             .map_err(sqlx_error)?;
-        let full_sql = insert_sql(CHUNK);
+        let full_sql = insert_sql(CHUNK, false);
         let mut seq = first_seq;
         for chunk in entries.chunks(CHUNK) {
             let mut args = sqlx::sqlite::SqliteArguments::default();
@@ -116,7 +151,7 @@ impl Store {
             let sql = if chunk.len() == CHUNK {
                 full_sql.clone()
             } else {
-                insert_sql(chunk.len())
+                insert_sql(chunk.len(), false)
             };
             sqlx::query_with(AssertSqlSafe(sql), args)
                 .execute(&mut *transaction)
@@ -125,6 +160,45 @@ impl Store {
         }
         transaction.commit().await.map_err(sqlx_error)?;
         Ok(())
+    }
+
+    async fn insert_entries_postgres(
+        &self,
+        entries: &[(ListEntry, String)],
+        first_seq: i64,
+    ) -> Result<(), StoreError> {
+        let pool = self.db.get_postgres_connection_pool();
+        let mut transaction = pool.begin().await.map_err(sqlx_error)?;
+        let full_sql = insert_sql(CHUNK, true);
+        let mut seq = first_seq;
+        for chunk in entries.chunks(CHUNK) {
+            let mut args = sqlx::postgres::PgArguments::default();
+            for (entry, payload) in chunk {
+                bind_entry(&mut args, entry, seq, payload)?;
+                seq += 1;
+            }
+            let sql = if chunk.len() == CHUNK {
+                full_sql.clone()
+            } else {
+                insert_sql(chunk.len(), true)
+            };
+            sqlx::query_with(AssertSqlSafe(sql), args)
+                .execute(&mut *transaction)
+                .await
+                .map_err(sqlx_error)?;
+        }
+        transaction.commit().await.map_err(sqlx_error)?;
+        Ok(())
+    }
+
+    /// Size of the PostgreSQL database on disk (`pg_database_size`).
+    pub(crate) async fn database_bytes(&self) -> Result<u64, StoreError> {
+        let pool = self.db.get_postgres_connection_pool();
+        let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(pool)
+            .await
+            .map_err(sqlx_error)?;
+        Ok(u64::try_from(bytes).unwrap_or(0))
     }
 
     /// Rows in `list_entries`.
@@ -139,8 +213,15 @@ mod tests {
 
     #[test]
     fn one_placeholder_group_per_row() {
-        let sql = insert_sql(2);
+        let sql = insert_sql(2, false);
         assert_eq!(sql.matches('?').count(), 2 * COLUMNS.len());
         assert!(sql.starts_with("INSERT INTO list_entries (id, list_code,"));
+        let numbered = insert_sql(2, true);
+        assert!(numbered.contains("($1, $2,"), "{numbered}");
+        assert!(
+            numbered.contains("), ($18, $19,"),
+            "the second row starts at $18: {numbered}"
+        );
+        assert!(numbered.ends_with("$34)"), "{numbered}");
     }
 }
