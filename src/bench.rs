@@ -246,6 +246,20 @@ enum Target {
     Postgres { admin_url: String },
 }
 
+/// A benchmark's `--database-url`: `None` (omitted or empty) for embedded SQLite, else the
+/// PostgreSQL server's URL that scratch databases are created from.
+pub(crate) fn postgres_admin_url(option: Option<&str>) -> anyhow::Result<Option<String>> {
+    match option.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Some(url.to_owned()))
+        }
+        Some(_) => bail!(
+            "--database-url must be a postgres:// URL; omit it to benchmark embedded SQLite in a fresh temporary directory"
+        ),
+    }
+}
+
 /// Runs `bench ingest`: everything it creates (temporary directory, scratch databases) is
 /// removed afterwards, also when the run fails.
 pub async fn ingest(args: &IngestArgs) -> anyhow::Result<IngestReport> {
@@ -255,16 +269,9 @@ pub async fn ingest(args: &IngestArgs) -> anyhow::Result<IngestReport> {
         "--batch must be between 1 and {MAX_BATCH}"
     );
     ensure!(args.concurrency >= 1, "--concurrency must be at least 1");
-    let target = match args.database_url.as_deref().map(str::trim) {
-        None | Some("") => Target::Sqlite,
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Target::Postgres {
-                admin_url: url.to_owned(),
-            }
-        }
-        Some(_) => bail!(
-            "--database-url must be a postgres:// URL; omit it to benchmark embedded SQLite in a fresh temporary directory"
-        ),
+    let target = match postgres_admin_url(args.database_url.as_deref())? {
+        None => Target::Sqlite,
+        Some(admin_url) => Target::Postgres { admin_url },
     };
     install_crypto_provider();
     let run_id = Uuid::now_v7().simple().to_string();

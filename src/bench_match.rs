@@ -1346,15 +1346,7 @@ pub async fn run(args: &MatchArgs) -> anyhow::Result<String> {
     ensure!(args.entries >= 1, "--entries must be at least 1");
     ensure!(args.connections >= 1, "--connections must be at least 1");
     ensure!(args.rounds >= 1, "--rounds must be at least 1");
-    let admin_url = match args.database_url.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Some(url.to_owned())
-        }
-        Some(_) => anyhow::bail!(
-            "--database-url must be a postgres:// URL; omit it to benchmark embedded SQLite"
-        ),
-    };
+    let admin_url = crate::bench::postgres_admin_url(args.database_url.as_deref())?;
     ensure!(
         !(args.cold && admin_url.is_some()),
         "--cold empties the page cache of the embedded SQLite files; it cannot do that for a PostgreSQL server"
@@ -1378,12 +1370,7 @@ pub async fn run(args: &MatchArgs) -> anyhow::Result<String> {
                 let url = crate::bench::with_database(admin_url, &name)?;
                 // A PostgreSQL node refuses to start on an unmigrated database; migrate as
                 // `integrity-node migrate` would.
-                let store = Store::connect(&ConnectSettings {
-                    url: url.clone(),
-                    max_connections: 1,
-                    acquire_timeout: Duration::from_secs(60),
-                })
-                .await?;
+                let store = crate::bench::connect(&url, 1).await?;
                 store.migrate().await.context("migrating the database")?;
                 store.close().await?;
                 measure(args, &data_dir, Some(url)).await

@@ -109,6 +109,48 @@ fn insert_sql(n_rows: usize, numbered: bool) -> String {
     )
 }
 
+/// `entries` as `CHUNK`-row `INSERT`s on `transaction`, `seq` counting from `first_seq`;
+/// `numbered`: PostgreSQL's `$n` placeholders.
+async fn insert_chunks<DB>(
+    transaction: &mut sqlx::Transaction<'_, DB>,
+    entries: &[(ListEntry, String)],
+    first_seq: i64,
+    numbered: bool,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> time::Date: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<time::Date>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> time::OffsetDateTime: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let full_sql = insert_sql(CHUNK, numbered);
+    let mut seq = first_seq;
+    for chunk in entries.chunks(CHUNK) {
+        let mut args = DB::Arguments::default();
+        for (entry, payload) in chunk {
+            bind_entry(&mut args, entry, seq, payload)?;
+            seq += 1;
+        }
+        let sql = if chunk.len() == CHUNK {
+            full_sql.clone()
+        } else {
+            insert_sql(chunk.len(), numbered)
+        };
+        sqlx::query_with::<DB, _>(AssertSqlSafe(sql), args)
+            .execute(&mut **transaction)
+            .await
+            .map_err(sqlx_error)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Inserts `entries` (each with its payload, the entry's JSON) into `list_entries` in one
     /// transaction of 1,000-row `INSERT`s; the `seq` column counts from `first_seq`. The
@@ -140,26 +182,8 @@ impl Store {
             .execute(&mut *transaction)
             .await
             .map_err(sqlx_error)?;
-        let full_sql = insert_sql(CHUNK, false);
-        let mut seq = first_seq;
-        for chunk in entries.chunks(CHUNK) {
-            let mut args = sqlx::sqlite::SqliteArguments::default();
-            for (entry, payload) in chunk {
-                bind_entry(&mut args, entry, seq, payload)?;
-                seq += 1;
-            }
-            let sql = if chunk.len() == CHUNK {
-                full_sql.clone()
-            } else {
-                insert_sql(chunk.len(), false)
-            };
-            sqlx::query_with(AssertSqlSafe(sql), args)
-                .execute(&mut *transaction)
-                .await
-                .map_err(sqlx_error)?;
-        }
-        transaction.commit().await.map_err(sqlx_error)?;
-        Ok(())
+        insert_chunks(&mut transaction, entries, first_seq, false).await?;
+        transaction.commit().await.map_err(sqlx_error)
     }
 
     async fn insert_entries_postgres(
@@ -169,26 +193,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let pool = self.db.get_postgres_connection_pool();
         let mut transaction = pool.begin().await.map_err(sqlx_error)?;
-        let full_sql = insert_sql(CHUNK, true);
-        let mut seq = first_seq;
-        for chunk in entries.chunks(CHUNK) {
-            let mut args = sqlx::postgres::PgArguments::default();
-            for (entry, payload) in chunk {
-                bind_entry(&mut args, entry, seq, payload)?;
-                seq += 1;
-            }
-            let sql = if chunk.len() == CHUNK {
-                full_sql.clone()
-            } else {
-                insert_sql(chunk.len(), true)
-            };
-            sqlx::query_with(AssertSqlSafe(sql), args)
-                .execute(&mut *transaction)
-                .await
-                .map_err(sqlx_error)?;
-        }
-        transaction.commit().await.map_err(sqlx_error)?;
-        Ok(())
+        insert_chunks(&mut transaction, entries, first_seq, true).await?;
+        transaction.commit().await.map_err(sqlx_error)
     }
 
     /// Size of the PostgreSQL database on disk (`pg_database_size`).
