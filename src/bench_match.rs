@@ -89,6 +89,11 @@ pub struct MatchArgs {
     /// it afterwards (also when it fails). Omit for embedded SQLite.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// With `--database-url`: use this database instead of a fresh one and keep it, so that a
+    /// later run with the same name reuses the loaded entries (as `--data-dir` does for
+    /// SQLite). Created and migrated if missing; the name must start with `bench_`.
+    #[arg(long, requires = "database_url")]
+    pub keep_database: Option<String>,
 }
 
 /// The `--scenario` option of `bench match`.
@@ -814,16 +819,21 @@ async fn build_index(settings: &Settings, cold: bool) -> anyhow::Result<IndexBui
         phases: [Duration::ZERO; 3],
         cold_without_prewarm: None,
     };
+    // The phases one after the other: the build's own read (`Store::index_pages`) alone,
+    // every page dropped, then the keys of a second read's pages.
+    let started = Instant::now();
+    let mut pages = store.index_pages(50_000, 1);
+    while let Some(page) = pages.recv().await {
+        drop(page?);
+    }
+    build.phases[0] = started.elapsed();
     let mut builder = crate::matching::index::IndexBuilder::new(&catalogue);
-    let mut after = Some(crate::store::lists::IndexCursor::Start);
-    while let Some(cursor) = after.take() {
-        let started = Instant::now();
-        let (page, next) = store.index_rows(&cursor, 50_000).await?;
-        build.phases[0] += started.elapsed();
+    let mut pages = store.index_pages(50_000, 1);
+    while let Some(page) = pages.recv().await {
+        let page = page?;
         let started = Instant::now();
         builder.add(&page);
         build.phases[1] += started.elapsed();
-        after = next;
     }
     let started = Instant::now();
     drop(builder.finish());
@@ -1362,11 +1372,17 @@ pub async fn run(args: &MatchArgs) -> anyhow::Result<String> {
     let result = match &admin_url {
         None => measure(args, &data_dir, None).await,
         Some(admin_url) => {
-            let name = format!("bench_{}", Uuid::now_v7().simple());
+            let (name, keep) = match &args.keep_database {
+                Some(name) => (name.clone(), true),
+                None => (format!("bench_{}", Uuid::now_v7().simple()), false),
+            };
             let result = async {
-                crate::store::bench::create_scratch_database(admin_url, &name)
-                    .await
-                    .with_context(|| format!("creating database {name}"))?;
+                if !(keep && crate::store::bench::scratch_database_exists(admin_url, &name).await?)
+                {
+                    crate::store::bench::create_scratch_database(admin_url, &name)
+                        .await
+                        .with_context(|| format!("creating database {name}"))?;
+                }
                 let url = crate::bench::with_database(admin_url, &name)?;
                 // A PostgreSQL node refuses to start on an unmigrated database; migrate as
                 // `integrity-node migrate` would.
@@ -1376,7 +1392,10 @@ pub async fn run(args: &MatchArgs) -> anyhow::Result<String> {
                 measure(args, &data_dir, Some(url)).await
             }
             .await;
-            if let Err(error) = crate::store::bench::drop_scratch_database(admin_url, &name).await {
+            if !keep
+                && let Err(error) =
+                    crate::store::bench::drop_scratch_database(admin_url, &name).await
+            {
                 eprintln!("warning: could not drop database {name}: {error}");
             }
             result
@@ -1415,17 +1434,20 @@ async fn measure(
     store.close().await?;
     let store = connect(&settings).await?;
     let held = store.count_list_entries().await?;
+    let place = if postgres {
+        "the database (--keep-database)".to_owned()
+    } else {
+        data_dir.display().to_string()
+    };
     if held == n {
         writeln!(
             report,
-            "  data        {n} list entries already in {} (reused)",
-            data_dir.display()
+            "  data        {n} list entries already in {place} (reused)"
         )?;
     } else {
         ensure!(
             held == 0,
-            "{} holds {held} list entries, not {n}; use an empty or another --data-dir",
-            data_dir.display()
+            "{place} holds {held} list entries, not {n}; use an empty or another --data-dir or --keep-database"
         );
         eprintln!("generating and inserting {n} list entries …");
         let elapsed = load(world.clone(), &store, n).await?;
@@ -1470,7 +1492,7 @@ async fn measure(
     )?;
     writeln!(
         report,
-        "              phases, timed in a second sequential build: reading rows {:.1} s, keys (name normalisation, {} threads) {:.1} s, sorting postings {:.1} s",
+        "              phases, timed apart afterwards: reading rows alone {:.1} s, keys (name normalisation, {} threads) {:.1} s, sorting postings {:.1} s",
         build.phases[0].as_secs_f64(),
         std::thread::available_parallelism().map_or(1, usize::from),
         build.phases[1].as_secs_f64(),

@@ -4,9 +4,11 @@
 //! narrow columns from the table still reads every payload from disk: at ten million entries
 //! that is 16 GB, and the build of the match index at start was bound by the disk. SQLite
 //! stores the payload in the row, so an index holding the narrow columns, in `id` order, lets
-//! the build read about 250 bytes an entry instead (`Store::index_rows`). PostgreSQL moves
-//! values of that size out of line (TOAST) already, and its B-tree entries are limited to
-//! about 2.7 KB, which a long list of former names could exceed, so it gets no such index.
+//! the build read about 250 bytes an entry instead (`Store::index_pages`). PostgreSQL gets no
+//! such index: its B-tree entries are limited to about 2.7 KB, which a long list of former
+//! names could exceed, failing the issuance. (Its rows keep the payload inline too, below the
+//! 2 KB TOAST threshold, which `toast_tuple_target` cannot lower; its build reads the table
+//! with one sequential scan instead, see `Store::index_pages`.)
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;

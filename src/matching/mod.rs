@@ -21,12 +21,11 @@ use std::time::Instant;
 
 use crate::config::MatchSettings;
 use crate::domain::lists::{ListCatalogue, ListEntry};
-use crate::store::lists::IndexCursor;
 use crate::store::{Store, StoreError};
 use index::{BidderKeys, HitKey, IndexBuilder, IndexEntry, MatchIndex, Slot, measure_bit};
 
 /// Rows read per query while building the index.
-const BUILD_PAGE: u64 = 50_000;
+const BUILD_PAGE: usize = 50_000;
 /// Changes read per query while following the journal.
 const FOLLOW_PAGE: u64 = 10_000;
 
@@ -94,18 +93,10 @@ impl Matcher {
         } else {
             None
         };
-        let read_after = |after: IndexCursor| {
-            let store = store.clone();
-            tokio::spawn(async move { store.index_rows(&after, BUILD_PAGE).await })
-        };
-        let mut next = Some(read_after(IndexCursor::Start));
-        while let Some(reading) = next.take() {
-            let (page, cursor) = reading
-                .await
-                .map_err(|error| StoreError::Corrupt(format!("reading list entries: {error}")))??;
-            if let Some(cursor) = cursor {
-                next = Some(read_after(cursor));
-            }
+        // One page read ahead while this one's keys are computed.
+        let mut pages = store.index_pages(BUILD_PAGE, 1);
+        while let Some(page) = pages.recv().await {
+            let page = page?;
             builder = tokio::task::spawn_blocking(move || {
                 builder.add(&page);
                 builder

@@ -342,6 +342,25 @@ pub(crate) async fn create_scratch_database(admin_url: &str, name: &str) -> Resu
     Ok(())
 }
 
+/// Whether the PostgreSQL database `name` (which must start with `bench_`) exists on the
+/// server `admin_url` points at.
+pub(crate) async fn scratch_database_exists(
+    admin_url: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    check_scratch_name(name)?;
+    let admin = Database::connect(admin_url).await?;
+    let result = admin
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [name.into()],
+        ))
+        .await;
+    admin.close().await?;
+    Ok(result?.is_some())
+}
+
 /// Drops the PostgreSQL database `name` (which must start with `bench_`), disconnecting
 /// anything still connected to it.
 pub(crate) async fn drop_scratch_database(admin_url: &str, name: &str) -> Result<(), StoreError> {

@@ -2,7 +2,7 @@
 //! flight, ahead of a scan of that index in key order (embedded SQLite only).
 //!
 //! Why: the match index is built at start by scanning the covering index
-//! `ix_list_entries_match` in `id` order (`Store::index_rows`). Its pages lie scattered over
+//! `ix_list_entries_match` in `id` order (`Store::index_pages`). Its pages lie scattered over
 //! the database file, between the table's pages, so SQLite reads them one 4 KB page at a
 //! time, each read waiting for the last. On a cold virtual disk that is about 35 MB/s, and at
 //! ten million entries (2.8 GB of index) the build took 80–115 s after a reboot against ~40 s

@@ -433,9 +433,10 @@ async fn decisions_are_logged_chained_and_a_tampered_row_is_detected() {
     assert_eq!(report.broken.as_ref().map(|b| b.0), Some(2), "{report:?}");
 }
 
-/// A restarted node builds its index from the database (`Store::index_rows`: on SQLite through
-/// the covering index, a JSON page at a time) and answers as the running node did: the entry's
-/// identifier, its name, its former name, a warning list, and a clear bidder.
+/// A restarted node builds its index from the database (`Store::index_pages`: on SQLite through
+/// the covering index, a JSON page at a time; on PostgreSQL one streamed scan) and answers as
+/// the running node did: the entry's identifier, its name, its former name, a warning list,
+/// and a clear bidder.
 #[tokio::test]
 async fn a_restarted_node_builds_its_index_from_the_database() {
     let app = spawn_app().await;
@@ -555,5 +556,72 @@ async fn a_batch_with_many_hits_gets_every_entry_behind_them() {
             [format!("饶发改〔2026〕{}号", 100 + i)],
             "{bidder}"
         );
+    }
+}
+
+/// The build's read (`Store::index_pages`: keyset pages of the covering index on SQLite, one
+/// streamed sequential scan on PostgreSQL) hands over every entry exactly once, in pages of
+/// at most the size asked for and no empty page, also when an entry has been ended (a newer
+/// version of the same row) and when the count is a multiple of the page size.
+#[tokio::test]
+async fn the_index_build_reads_every_entry_once_in_bounded_pages() {
+    use integrity_exchange::domain::uscc::{compute_check_character, compute_organization_check};
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let body = format!("MA6Y{i:04}");
+        let first_17 = format!(
+            "91445122{body}{}",
+            compute_organization_check(&body).unwrap()
+        );
+        let code = format!("{first_17}{}", compute_check_character(&first_17).unwrap());
+        ids.push(
+            issue(
+                &app,
+                "serious_dishonesty",
+                &code,
+                &format!("饶平县第{i}市政工程有限公司"),
+                &format!("饶发改〔2026〕{}号", 300 + i),
+            )
+            .await,
+        );
+    }
+    let ended = app
+        .post(
+            &format!("/api/v1/lists/serious_dishonesty/entries/{}/end", ids[0]),
+            Some(&app.provider()),
+            &json!({"reason": "已履行生效法律文书确定的义务"}),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
+    for (page_size, pages_expected) in [(2, 3), (4, 2), (6, 1), (100, 1)] {
+        let mut pages = app.state.store.index_pages(page_size, 1);
+        let mut seen = Vec::new();
+        let mut sizes = Vec::new();
+        while let Some(page) = pages.recv().await {
+            let page = page.unwrap();
+            sizes.push(page.len());
+            seen.extend(
+                page.into_iter()
+                    .map(|entry| (entry.id.to_string(), entry.version)),
+            );
+        }
+        assert_eq!(
+            sizes.len(),
+            pages_expected,
+            "page size {page_size}: {sizes:?}"
+        );
+        assert!(
+            sizes.iter().all(|&n| (1..=page_size).contains(&n)),
+            "{sizes:?}"
+        );
+        seen.sort();
+        let mut expected: Vec<(String, i32)> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), if i == 0 { 2 } else { 1 }))
+            .collect();
+        expected.sort();
+        assert_eq!(seen, expected, "page size {page_size}");
     }
 }
