@@ -464,7 +464,15 @@ pub(super) async fn screen(
         restricting,
         as_of: project.as_of.to_offset(SHANGHAI_OFFSET).date(),
     };
-    let (epochs, bidders) = screening.decide(&body.bidders).await?;
+    // The request hash is computed while the decision waits for the database (the entries
+    // behind hits): `join!` polls `decide` first, which runs validation and look-ups until
+    // its first read is in flight, then the hash, on this thread. For a 1,000-bidder batch
+    // that overlaps ~0.3–0.5 ms of hashing with the read; without hits nothing changes.
+    let (decided, hashed) = tokio::join!(screening.decide(&body.bidders), async {
+        serde_json::to_vec(body).map(|canonical| sha256_hex(&canonical))
+    });
+    let (epochs, bidders) = decided?;
+    let request_hash = hashed.map_err(ApiError::internal)?;
     let mut summary = SummaryOut::default();
     for bidder in &bidders {
         match bidder.verdict {
@@ -489,8 +497,6 @@ pub(super) async fn screen(
             stale,
         },
     };
-    let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
-    let request_hash = sha256_hex(&canonical);
     let decision_text = serde_json::to_string(&decision).map_err(ApiError::internal)?;
     let epochs_text = serde_json::to_string(&epochs).map_err(ApiError::internal)?;
     let pending = PendingDecision {
