@@ -822,13 +822,13 @@ async fn build_index(settings: &Settings, cold: bool) -> anyhow::Result<IndexBui
     // The phases one after the other: the build's own read (`Store::index_pages`) alone,
     // every page dropped, then the keys of a second read's pages.
     let started = Instant::now();
-    let mut pages = store.index_pages(50_000, 1);
+    let mut pages = store.index_pages(crate::matching::BUILD_PAGE);
     while let Some(page) = pages.recv().await {
         drop(page?);
     }
     build.phases[0] = started.elapsed();
     let mut builder = crate::matching::index::IndexBuilder::new(&catalogue);
-    let mut pages = store.index_pages(50_000, 1);
+    let mut pages = store.index_pages(crate::matching::BUILD_PAGE);
     while let Some(page) = pages.recv().await {
         let page = page?;
         let started = Instant::now();

@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError};
 use index::{BidderKeys, HitKey, IndexBuilder, IndexEntry, MatchIndex, Slot, measure_bit};
 
 /// Rows read per query while building the index.
-const BUILD_PAGE: usize = 50_000;
+pub(crate) const BUILD_PAGE: usize = 50_000;
 /// Changes read per query while following the journal.
 const FOLLOW_PAGE: u64 = 10_000;
 
@@ -94,7 +94,7 @@ impl Matcher {
             None
         };
         // One page read ahead while this one's keys are computed.
-        let mut pages = store.index_pages(BUILD_PAGE, 1);
+        let mut pages = store.index_pages(BUILD_PAGE);
         while let Some(page) = pages.recv().await {
             let page = page?;
             builder = tokio::task::spawn_blocking(move || {

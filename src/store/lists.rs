@@ -625,8 +625,9 @@ impl Store {
     }
 
     /// Every entry for the match index, sent a page of at most `page` entries at a time, in
-    /// no particular order (slot numbers do not depend on it), each entry once; reading stays
-    /// `ahead` pages ahead of the receiver. The reading stops when the receiver is dropped.
+    /// no particular order (slot numbers do not depend on it), each entry once; the next page
+    /// is read while the receiver works on this one. The reading stops when the receiver is
+    /// dropped.
     ///
     /// On SQLite the pages are keyset pages of the covering index `ix_list_entries_match`
     /// (migration `m20261122_000009`), in `id` order: the table's rows carry the signed
@@ -640,10 +641,9 @@ impl Store {
     pub fn index_pages(
         self: &std::sync::Arc<Self>,
         page: usize,
-        ahead: usize,
     ) -> tokio::sync::mpsc::Receiver<Result<Vec<crate::matching::index::IndexEntry>, StoreError>>
     {
-        let (tx, rx) = tokio::sync::mpsc::channel(ahead.max(1));
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
         let store = self.clone();
         let page = page.max(1);
         tokio::spawn(async move {

@@ -595,7 +595,7 @@ async fn the_index_build_reads_every_entry_once_in_bounded_pages() {
         .await;
     assert_eq!(ended.status, StatusCode::OK, "{}", ended.text);
     for (page_size, pages_expected) in [(2, 3), (4, 2), (6, 1), (100, 1)] {
-        let mut pages = app.state.store.index_pages(page_size, 1);
+        let mut pages = app.state.store.index_pages(page_size);
         let mut seen = Vec::new();
         let mut sizes = Vec::new();
         while let Some(page) = pages.recv().await {
