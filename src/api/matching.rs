@@ -347,13 +347,10 @@ pub async fn screen_bidders(
 ) -> Result<axum::response::Response, ApiError> {
     let started = std::time::Instant::now();
     let project = validate_request(&state, &body)?;
-    let (answer, decision_text) = screen(
-        &state,
-        &caller.actor_id(),
-        &project,
-        &body,
-        |decision, now| block_deliveries(&state, &caller.actor_id(), decision, now),
-    )
+    let actor = caller.actor_id();
+    let (answer, decision_text) = screen(&state, &actor, &project, &body, |decision, now| {
+        block_deliveries(&state, &actor, decision, now)
+    })
     .await?;
     // The answer is `MatchOut`: the decision's fields, then `receipt`. The decision is already
     // serialised (it is what the receipt hashes), so its text is reused rather than serialised
