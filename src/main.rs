@@ -22,7 +22,9 @@ use integrity_exchange::telemetry::init_tracing;
 /// dropped because the index build's freed buffers stayed resident (188 B/entry); with
 /// jemalloc's defaults the resident growth after the build is lower than with glibc. Not with
 /// its background purge threads switched on: they defer the purge, and the growth measured
-/// 204 B/entry.
+/// 204 B/entry. Behind the `jemalloc` feature (off by default: building it needs `make`, which
+/// the README's two commands do not assume); production builds switch it on.
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
