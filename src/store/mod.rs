@@ -181,21 +181,22 @@ impl Store {
             .min_connections(1)
             .acquire_timeout(settings.acquire_timeout)
             .connect_timeout(settings.acquire_timeout)
-            .sqlx_logging(false);
+            .sqlx_logging(false)
+            // Set on every pooled connection as it opens (a pragma run on the pool would reach
+            // one connection only). WAL lets readers proceed during a write. synchronous=FULL
+            // syncs the WAL at every commit: a record, an audit row or a federation cursor is
+            // on disk before its answer, so a power loss never undoes what a caller or a peer
+            // node was told is stored (NORMAL could lose the last commits). The decision copy
+            // below is the one exception, because the decision journal makes it durable.
+            // busy_timeout makes concurrent writers wait instead of failing.
+            .map_sqlx_sqlite_opts(|options| {
+                options
+                    .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
         let db = Database::connect(options).await?;
-        if db.get_database_backend() == DbBackend::Sqlite {
-            // WAL lets readers proceed during a write; synchronous=NORMAL is durable in WAL mode
-            // except for the last transaction on power loss, which a node's clients retry
-            // idempotently. busy_timeout makes concurrent writers wait instead of failing.
-            for pragma in [
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA synchronous=NORMAL",
-                "PRAGMA busy_timeout=5000",
-                "PRAGMA foreign_keys=ON",
-            ] {
-                db.execute_unprepared(pragma).await?;
-            }
-        }
         // An in-memory SQLite database is private to its connection: no second one there.
         let in_memory = settings.url.contains(":memory:") || settings.url.contains("mode=memory");
         let (decisions_db, decisions_deferred_sync) =
@@ -300,5 +301,65 @@ impl Store {
         // On PostgreSQL (and in-memory SQLite) it is the same pool, closed above.
         let _ = self.decisions_db.clone().close().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+
+    async fn pragma(txn: &sea_orm::DatabaseTransaction, name: &str) -> String {
+        let row = txn
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .ok()
+            .flatten();
+        row.and_then(|row| {
+            row.try_get_by_index::<i64>(0)
+                .map(|n| n.to_string())
+                .or_else(|_| row.try_get_by_index::<String>(0))
+                .ok()
+        })
+        .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+    async fn every_pooled_sqlite_connection_syncs_each_commit_and_waits_when_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&ConnectSettings {
+            url: format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("node.sqlite3").display()
+            ),
+            max_connections: 3,
+            acquire_timeout: Duration::from_secs(5),
+        })
+        .await
+        .unwrap();
+        // Three transactions held at once: three distinct connections, each answering for
+        // itself (a pragma run once on the pool used to reach only the first).
+        let mut open = Vec::new();
+        for _ in 0..3 {
+            open.push(store.db.begin().await.unwrap());
+        }
+        for txn in &open {
+            assert_eq!(
+                pragma(txn, "synchronous").await,
+                "2",
+                "FULL on every connection"
+            );
+            assert_eq!(pragma(txn, "busy_timeout").await, "5000");
+            assert_eq!(pragma(txn, "foreign_keys").await, "1");
+            assert_eq!(pragma(txn, "journal_mode").await, "wal");
+        }
+        // The decision copy's own connection: NORMAL (the decision journal makes it durable).
+        let copy = store.decisions_db.begin().await.unwrap();
+        assert_eq!(pragma(&copy, "synchronous").await, "1");
+        assert_eq!(pragma(&copy, "busy_timeout").await, "5000");
     }
 }
