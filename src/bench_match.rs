@@ -16,7 +16,8 @@
 //!    rounds. Requests carry 1–5 bidders, a mix of listed and clear USCCs and names.
 //! 4. **Batch.** The server time of a 1,000-bidder request: the node's full router called
 //!    in-process (`tower::ServiceExt::oneshot`, admission, JSON, screening, decision log,
-//!    answer body collected), no socket; plus the same request over HTTP for comparison.
+//!    answer body collected), no socket, each run on an idle node (after the database copy of
+//!    the run before) and, for comparison, back to back; plus the same request over HTTP.
 //!
 //! Numbers are meaningful only from a release build.
 
@@ -1046,16 +1047,26 @@ async fn one_pass(
 
 /// Times `runs` requests (`bodies` cycled) through the node's router in-process (no socket),
 /// one at a time.
+/// Server times of `runs` requests through the router, one at a time. With `settle`, each
+/// waits first until the decision log's database copy holds every earlier decision, so that a
+/// run does not share the cores with the copy of the one before it (an idle node).
 async fn server_times(
     router: axum::Router,
     bodies: &[Bytes],
     key: &str,
     runs: usize,
+    settle: Option<&crate::matching::log::DecisionLog>,
 ) -> anyhow::Result<(Vec<u64>, usize)> {
     let mut times = Vec::with_capacity(runs);
     let mut answer_bytes = 0;
     let peer: SocketAddr = "127.0.0.1:9".parse()?;
     for run in 0..runs {
+        if let Some(log) = settle {
+            ensure!(
+                log.caught_up().await,
+                "the decision log's database copy did not catch up"
+            );
+        }
         let request = Request::post("/api/v1/match")
             .header("x-api-key", key)
             .header(header::CONTENT_TYPE, "application/json")
@@ -1212,7 +1223,7 @@ impl Load<'_> {
         // One typical request at a time through the router, no socket and no client: what the
         // node itself spends on a request, decision log included.
         let router = crate::api::router(self.state.clone());
-        let (single, _) = server_times(router, &bodies[..1_000], secret, 2_000).await?;
+        let (single, _) = server_times(router, &bodies[..1_000], secret, 2_000, None).await?;
         writeln!(
             report,
             "  single      typical requests one at a time, server time (router in-process, log included): p50 {} us, p90 {} us, p99 {} us",
@@ -1295,24 +1306,42 @@ impl Load<'_> {
         let batch = world.request(scenario, 1 << 40, BATCH_BIDDERS, self.total, self.as_of)?;
         let router = crate::api::router(self.state.clone());
         let batches = [batch.clone()];
-        server_times(router.clone(), &batches, secret, 2).await?;
+        server_times(router.clone(), &batches, secret, 2, None).await?;
         let log_before = self.state.matcher.log.stats();
-        let (server, answer_bytes) =
-            server_times(router, &batches, secret, args.batch_runs.max(1)).await?;
+        let (back_to_back, answer_bytes) = server_times(
+            router.clone(),
+            &batches,
+            secret,
+            args.batch_runs.max(1),
+            None,
+        )
+        .await?;
         let log = self.state.matcher.log.stats();
         let batch_commit_us = (log.commit - log_before.commit).as_micros() as u64
             / (log.groups - log_before.groups).max(1);
+        // The target's figure: each batch on an idle node. Back to back, a batch shares the two
+        // cores with the database copy of the one before (~57 pages of its 230 KB decision
+        // written to SQLite's WAL and checkpointed), which is load, not the batch's own time.
+        let (server, _) = server_times(
+            router,
+            &batches,
+            secret,
+            args.batch_runs.max(1),
+            Some(&self.state.matcher.log),
+        )
+        .await?;
         let over_http = batch_http_times(node_url, &batch, secret, args.batch_runs.max(1)).await?;
         let server_p50 = percentile_us(&server, 0.5);
         writeln!(
             report,
-            "  batch       1,000 bidders ({} B request, {} B answer), {} runs, idle node: server time (router in-process) p50 {} us, p90 {} us, max {} us (of which the log commit: {} us mean); over HTTP p50 {} us   target <= 5 ms: {}",
+            "  batch       1,000 bidders ({} B request, {} B answer), {} runs, idle node (the previous batch's database copy done): server time (router in-process) p50 {} us, p90 {} us, max {} us; back to back: p50 {} us (of which the log commit: {} us mean), over HTTP p50 {} us   target <= 5 ms: {}",
             batch.len(),
             answer_bytes,
             server.len(),
             server_p50,
             percentile_us(&server, 0.9),
             percentile_us(&server, 1.0),
+            percentile_us(&back_to_back, 0.5),
             batch_commit_us,
             percentile_us(&over_http, 0.5),
             met(server_p50 <= 5_000)
