@@ -309,6 +309,8 @@ mod tests {
     use super::*;
     use sea_orm::{ConnectionTrait, TransactionTrait};
 
+    /// What `PRAGMA name` answers on this transaction's connection, as text.
+    #[allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
     async fn pragma(txn: &sea_orm::DatabaseTransaction, name: &str) -> String {
         let row = txn
             .query_one_raw(sea_orm::Statement::from_string(
@@ -316,15 +318,12 @@ mod tests {
                 format!("PRAGMA {name}"),
             ))
             .await
-            .ok()
-            .flatten();
-        row.and_then(|row| {
-            row.try_get_by_index::<i64>(0)
-                .map(|n| n.to_string())
-                .or_else(|_| row.try_get_by_index::<String>(0))
-                .ok()
-        })
-        .unwrap_or_default()
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0)
+            .map(|n| n.to_string())
+            .or_else(|_| row.try_get_by_index::<String>(0))
+            .unwrap()
     }
 
     #[tokio::test]
